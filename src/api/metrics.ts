@@ -1,0 +1,57 @@
+/** Prometheus metrics of the API and the desired state, on a registry of the app's own. */
+import type { RequestHandler } from 'express';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { KindName } from '../model/resources.js';
+import { KIND_NAMES } from '../model/resources.js';
+
+export interface ApiMetrics {
+  registry: Registry;
+  middleware: RequestHandler;
+}
+
+export function createApiMetrics(source: { counts(): Record<KindName, number>; revision(): number }): ApiMetrics {
+  const registry = new Registry();
+  const requests = new Counter({
+    name: 'nvgw_api_requests_total',
+    help: 'Provider API requests by route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: 'nvgw_api_request_duration_seconds',
+    help: 'Provider API request latency',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'nvgw_config_objects',
+    help: 'Objects in the desired state, by kind',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      const counts = source.counts();
+      for (const kind of KIND_NAMES) this.set({ kind }, counts[kind]);
+    },
+  });
+  new Gauge({
+    name: 'nvgw_config_revision',
+    help: 'Revision of the desired state (the number in its ETag)',
+    registers: [registry],
+    collect() {
+      this.set(source.revision());
+    },
+  });
+
+  const middleware: RequestHandler = (req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      // Label by the route pattern, never the raw URL, so label cardinality stays bounded.
+      const route = req.route ? `${req.baseUrl}${String((req.route as { path: string }).path)}` : 'unmatched';
+      requests.inc({ method: req.method, route, status: String(res.statusCode) });
+      latency.observe({ method: req.method, route }, Number(process.hrtime.bigint() - start) / 1e9);
+    });
+    next();
+  };
+  return { registry, middleware };
+}

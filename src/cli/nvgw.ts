@@ -1,0 +1,76 @@
+/**
+ * `nvgw serve [--config FILE]` runs the gateway; `nvgw config check FILE` validates a
+ * configuration without starting; `nvgw config schema` prints every key with its default.
+ * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
+ */
+import { ConfigError, describeConfig, loadConfig } from '../config/config.js';
+import { NvgwError } from '../model/errors.js';
+import { createLogger, startGateway } from '../main.js';
+
+const USAGE = `usage:
+  nvgw serve [--config FILE]      run the gateway (FILE may also come from NVGW_CONFIG)
+  nvgw config check FILE          validate a configuration file and exit
+  nvgw config schema              print the configuration keys, defaults and NVGW_* variables`;
+
+function configFileFrom(args: string[]): string | undefined {
+  const i = args.indexOf('--config');
+  if (i >= 0) {
+    const file = args[i + 1];
+    if (!file) throw new ConfigError('--config needs a file name');
+    return file;
+  }
+  return process.env.NVGW_CONFIG || undefined;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, sub, ...rest] = argv;
+  if (command === 'serve') {
+    const config = loadConfig(configFileFrom(argv.slice(1)));
+    const logger = createLogger(config.log.level);
+    const gateway = await startGateway(config, logger);
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'stopping');
+      gateway.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'error while stopping');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    return -1; // keep running
+  }
+  if (command === 'config' && sub === 'check') {
+    const file = rest[0];
+    if (!file) throw new ConfigError('config check needs a file name');
+    loadConfig(file);
+    console.log(`${file}: ok`);
+    return 0;
+  }
+  if (command === 'config' && sub === 'schema') {
+    console.log(describeConfig());
+    return 0;
+  }
+  console.error(USAGE);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError) {
+      console.error(`nvgw: configuration error: ${error.message}`);
+      process.exitCode = 2;
+    } else if (error instanceof NvgwError) {
+      console.error(`nvgw: ${error.message}`);
+      process.exitCode = 1;
+    } else {
+      console.error('nvgw: failed to start:', error);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,117 @@
+/**
+ * Desired state in embedded SQLite (better-sqlite3). WAL with synchronous=FULL: a commit
+ * returns after the WAL is fsynced, so a 2xx survives a crash or power loss. The database
+ * is opened in exclusive locking mode so a second nvgw on the same file fails at start
+ * instead of two gateways fighting over one state.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Change } from '../model/desired-state.js';
+import { ErrorCode, NvgwError } from '../model/errors.js';
+import type { KindName } from '../model/resources.js';
+import type { LoadedState, StateStore, StoredObject } from './state-store.js';
+
+export type Synchronous = 'full' | 'normal';
+
+/** Versioned schema migrations; index + 1 is the user_version after each. Append only. */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE objects (
+     kind TEXT NOT NULL,
+     key  TEXT NOT NULL,
+     body TEXT NOT NULL,
+     PRIMARY KEY (kind, key)
+   );
+   CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+   INSERT INTO meta (name, value) VALUES ('revision', '0');`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+function storageError(path: string, what: string, cause: unknown): NvgwError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  const code = (cause as { code?: string } | undefined)?.code;
+  let hint = '';
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') hint = ' The file is not a usable nvgw database; restore it from a backup or move it aside. nvgw will not start empty over it.';
+  else if (code === 'SQLITE_BUSY') hint = ' Another process (another nvgw?) holds this database.';
+  else if (code === 'SQLITE_CANTOPEN') hint = ' Check that the directory exists and is writable by nvgw.';
+  return new NvgwError(ErrorCode.StorageFailed, `state database ${path}: ${what}: ${reason}.${hint}`);
+}
+
+export class SqliteStore implements StateStore {
+  private readonly db: Database.Database;
+  private readonly upsert: Database.Statement;
+  private readonly remove: Database.Statement;
+  private readonly setRevision: Database.Statement;
+  private readonly commitTx: Database.Transaction<(changes: readonly Change[], revision: number) => void>;
+
+  constructor(
+    readonly path: string,
+    synchronous: Synchronous = 'full',
+  ) {
+    try {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      this.db = new Database(path, { fileMustExist: false });
+    } catch (error) {
+      throw storageError(path, 'cannot open', error);
+    }
+    try {
+      this.db.pragma('locking_mode = EXCLUSIVE');
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+      const check = this.db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw Object.assign(new Error(`integrity check says: ${String(check)}`), { code: 'SQLITE_CORRUPT' });
+      this.migrate();
+      this.upsert = this.db.prepare('INSERT INTO objects (kind, key, body) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET body = excluded.body');
+      this.remove = this.db.prepare('DELETE FROM objects WHERE kind = ? AND key = ?');
+      this.setRevision = this.db.prepare("UPDATE meta SET value = ? WHERE name = 'revision'");
+    } catch (error) {
+      this.db.close();
+      if (error instanceof NvgwError) throw error;
+      throw storageError(path, 'cannot use', error);
+    }
+    this.commitTx = this.db.transaction((changes: readonly Change[], revision: number) => {
+      for (const change of changes) {
+        if (change.item === null) this.remove.run(change.kind, change.key);
+        else this.upsert.run(change.kind, change.key, JSON.stringify(change.item));
+      }
+      this.setRevision.run(String(revision));
+    });
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new NvgwError(ErrorCode.StorageFailed, `state database ${this.path} has schema version ${version}, newer than this nvgw understands (${SCHEMA_VERSION}); refusing to start rather than misread it`);
+    }
+    for (let v = version; v < SCHEMA_VERSION; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      }).immediate();
+    }
+  }
+
+  load(): LoadedState {
+    try {
+      const revisionRow = this.db.prepare("SELECT value FROM meta WHERE name = 'revision'").get() as { value: string } | undefined;
+      const rows = this.db.prepare('SELECT kind, key, body FROM objects ORDER BY rowid').all() as { kind: string; key: string; body: string }[];
+      const objects: StoredObject[] = rows.map((row) => ({ kind: row.kind as KindName, key: row.key, item: JSON.parse(row.body) as unknown }));
+      return { revision: Number(revisionRow?.value ?? 0), objects };
+    } catch (error) {
+      throw storageError(this.path, 'cannot read', error);
+    }
+  }
+
+  commit(changes: readonly Change[], revision: number): void {
+    try {
+      this.commitTx.immediate(changes, revision);
+    } catch (error) {
+      throw storageError(this.path, 'write failed, nothing was changed', error);
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
