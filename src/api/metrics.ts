@@ -1,6 +1,6 @@
 /** Prometheus metrics of the API and the desired state, on a registry of the app's own. */
 import type { RequestHandler } from 'express';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { KindName } from '../model/resources.js';
 import { KIND_NAMES } from '../model/resources.js';
 
@@ -11,6 +11,8 @@ export interface ApiMetrics {
 
 export function createApiMetrics(source: { counts(): Record<KindName, number>; revision(): number }): ApiMetrics {
   const registry = new Registry();
+  // Process RSS, heap and event-loop lag: what an operator checks first when the API slows.
+  collectDefaultMetrics({ register: registry, prefix: 'nvgw_' });
   const requests = new Counter({
     name: 'nvgw_api_requests_total',
     help: 'Provider API requests by route and status',

@@ -164,7 +164,19 @@ function explainConvictLine(line: string): string {
   return line.trim();
 }
 
-/** The schema with docs and defaults, for `nvgw config schema` and the README. */
+/** Every key with its default, environment variable and meaning, for `nvgw config schema`. */
 export function describeConfig(): string {
-  return convict(schema, { env: {}, args: [] }).getSchemaString();
+  const lines: string[] = [];
+  const walk = (node: Record<string, unknown>, path: string[]): void => {
+    for (const [name, value] of Object.entries(node)) {
+      const spec = value as { doc?: string; env?: string; default?: unknown };
+      if ('default' in spec) {
+        lines.push(`${[...path, name].join('.')} = ${JSON.stringify(spec.default)}  (${spec.env ?? 'no env'})\n    ${spec.doc ?? ''}`);
+      } else {
+        walk(spec as Record<string, unknown>, [...path, name]);
+      }
+    }
+  };
+  walk(schema as unknown as Record<string, unknown>, []);
+  return lines.join('\n');
 }

@@ -27,20 +27,16 @@ export class ConfigService {
   private readonly listeners: ChangeListener[] = [];
 
   constructor(private readonly store: StateStore) {
-    const loaded = store.load();
-    const doc: Record<string, unknown[]> = {};
-    for (const name of KIND_NAMES) doc[name] = [];
-    for (const object of loaded.objects) {
-      if (!doc[object.kind]) throw new NvgwError(ErrorCode.StorageFailed, `state database holds an object of unknown kind "${object.kind}"`);
-      doc[object.kind]!.push(object.item);
-    }
     try {
-      this.state = DesiredState.fromDocument(doc);
+      this.state = DesiredState.build((add) => {
+        for (const name of KIND_NAMES) for (const object of store.objects(name)) add(name, object.item, `${name}/${object.key}`);
+      });
     } catch (error) {
+      if (error instanceof NvgwError && error.code === ErrorCode.StorageFailed) throw error;
       const detail = error instanceof NvgwError ? `${error.message}` : String(error);
       throw new NvgwError(ErrorCode.StorageFailed, `stored state does not pass validation (${detail}); refusing to start with a state that differs from what the controller pushed`);
     }
-    this.revision = loaded.revision;
+    this.revision = store.revision();
   }
 
   get etag(): string {

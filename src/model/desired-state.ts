@@ -57,42 +57,52 @@ export class DesiredState {
    * its path (`lookupRecords/3/macAddress`). Missing collections are empty.
    */
   static fromDocument(input: unknown): DesiredState {
-    const state = new DesiredState();
-    const errors: FieldError[] = [];
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
       throw toValidationError([new FieldError(ErrorCode.ValidationFailed, '/', 'the configuration must be a JSON object')]);
     }
     const doc = input as Record<string, unknown>;
+    const shapeErrors: FieldError[] = [];
     for (const name of Object.keys(doc)) {
-      if (!KIND_NAMES.includes(name as KindName)) errors.push(new FieldError(ErrorCode.ValidationFailed, name, `unknown collection; expected ${KIND_NAMES.join(', ')}`));
+      if (!KIND_NAMES.includes(name as KindName)) shapeErrors.push(new FieldError(ErrorCode.ValidationFailed, name, `unknown collection; expected ${KIND_NAMES.join(', ')}`));
     }
-    // Kinds in dependency order, so each item's references are already in place.
     for (const name of KIND_NAMES) {
-      const list = doc[name] ?? [];
-      if (!Array.isArray(list)) {
-        errors.push(new FieldError(ErrorCode.ValidationFailed, name, 'must be an array'));
-        continue;
-      }
-      const kind = kindOf(name);
-      list.forEach((raw, index) => {
-        const path = `${name}/${index}`;
-        const parsed = parseItem(kind, raw, path);
-        if (Array.isArray(parsed)) {
-          errors.push(...parsed);
-          return;
-        }
-        const key = keyOf(kind, parsed);
-        if (state.stores[name].has(key)) {
-          const code = name === 'lookupRecords' ? ErrorCode.DuplicateLookupRecord : name === 'virtualSubnets' ? ErrorCode.VsidInOtherDomain : ErrorCode.AlreadyExists;
-          errors.push(conflict(code, path, `duplicate ${kind.singular} ${key.replaceAll('|', ' ')}`));
-          return;
-        }
-        const problems = state.checkWrite(name, parsed, key, path);
-        if (problems.length > 0) errors.push(...problems);
-        else state.applyOne({ kind: name, key, item: parsed });
-      });
-      if (errors.length > 1000) break; // enough to act on; the rest would only repeat
+      if (doc[name] !== undefined && !Array.isArray(doc[name])) shapeErrors.push(new FieldError(ErrorCode.ValidationFailed, name, 'must be an array'));
     }
+    if (shapeErrors.length > 0) throw toValidationError(shapeErrors);
+    return DesiredState.build((add) => {
+      for (const name of KIND_NAMES) {
+        const list = (doc[name] ?? []) as unknown[];
+        for (let index = 0; index < list.length; index++) add(name, list[index], `${name}/${index}`);
+      }
+    });
+  }
+
+  /**
+   * Builds a state from items fed one at a time, kinds in dependency order (KIND_NAMES),
+   * so a large state is validated while it streams in (from a request or the store)
+   * without an intermediate copy. Throws one NvgwError listing the problems.
+   */
+  static build(feed: (add: (name: KindName, raw: unknown, path: string) => void) => void): DesiredState {
+    const state = new DesiredState();
+    const errors: FieldError[] = [];
+    feed((name, raw, path) => {
+      if (errors.length > 1000) return; // enough to act on; the rest would only repeat
+      const kind = kindOf(name);
+      const parsed = parseItem(kind, raw, path);
+      if (Array.isArray(parsed)) {
+        errors.push(...parsed);
+        return;
+      }
+      const key = keyOf(kind, parsed);
+      if (state.stores[name].has(key)) {
+        const code = name === 'lookupRecords' ? ErrorCode.DuplicateLookupRecord : name === 'virtualSubnets' ? ErrorCode.VsidInOtherDomain : ErrorCode.AlreadyExists;
+        errors.push(conflict(code, path, `duplicate ${kind.singular} ${key.replaceAll('|', ' ')}`));
+        return;
+      }
+      const problems = state.checkWrite(name, parsed, key, path);
+      if (problems.length > 0) errors.push(...problems);
+      else state.applyOne({ kind: name, key, item: parsed });
+    });
     if (errors.length > 0) throw toValidationError(errors);
     return state;
   }

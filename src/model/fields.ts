@@ -83,6 +83,7 @@ export function text(maxLength: number): FieldType<string> {
     parse(value, path) {
       if (typeof value !== 'string') return invalid(path, `must be a string, got ${describe(value)}`);
       if (value.length > maxLength) return invalid(path, `longer than ${maxLength} characters`);
+      // eslint-disable-next-line no-control-regex -- refusing control characters is the point
       if (/[\u0000-\u001f]/.test(value)) return invalid(path, 'contains control characters');
       return value;
     },

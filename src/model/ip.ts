@@ -19,18 +19,35 @@ export interface IpPrefix {
 
 const bitsOf = (family: IpFamily): number => (family === 4 ? 32 : 128);
 
-function parseIpv4Value(text: string): bigint | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let value = 0n;
-  for (const part of parts) {
-    // No leading zeros: "010" is octal to some parsers and decimal to others.
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return undefined;
-    const octet = Number(part);
-    if (octet > 255) return undefined;
-    value = (value << 8n) | BigInt(octet);
+/** Dotted quad to a 32-bit number; a hand scanner, since this runs for every record of a 100k-record PUT. */
+function parseIpv4Number(text: string): number | undefined {
+  let value = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || ++dots > 3) return undefined;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      // No leading zeros: "010" is octal to some parsers and decimal to others.
+      if (digits === 1 && octet === 0) return undefined;
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return undefined;
+    } else {
+      return undefined;
+    }
   }
-  return value;
+  if (dots !== 3 || digits === 0) return undefined;
+  return value * 256 + octet;
+}
+
+function parseIpv4Value(text: string): bigint | undefined {
+  const n = parseIpv4Number(text);
+  return n === undefined ? undefined : BigInt(n);
 }
 
 function parseIpv6Value(text: string): bigint | undefined {

@@ -1,20 +1,21 @@
 /** The in-memory fake of StateStore, for unit tests of the control plane. */
 import type { Change } from '../model/desired-state.js';
 import type { KindName } from '../model/resources.js';
-import type { LoadedState, StateStore } from './state-store.js';
+import type { StateStore, StoredObject } from './state-store.js';
 
 export class MemoryStore implements StateStore {
-  private readonly objects = new Map<string, { kind: KindName; key: string; json: string }>();
-  private revision = 0;
+  private readonly rows = new Map<string, { kind: KindName; key: string; json: string }>();
+  private lastRevision = 0;
   /** Set to make the next commit fail, as a full disk would. */
   failNextCommit: Error | undefined;
   commits = 0;
 
-  load(): LoadedState {
-    return {
-      revision: this.revision,
-      objects: [...this.objects.values()].map((o) => ({ kind: o.kind, key: o.key, item: JSON.parse(o.json) as unknown })),
-    };
+  revision(): number {
+    return this.lastRevision;
+  }
+
+  *objects(kind: KindName): Iterable<StoredObject> {
+    for (const o of this.rows.values()) if (o.kind === kind) yield { key: o.key, item: JSON.parse(o.json) as unknown };
   }
 
   commit(changes: readonly Change[], revision: number): void {
@@ -25,11 +26,11 @@ export class MemoryStore implements StateStore {
     }
     for (const change of changes) {
       const id = `${change.kind}\u0000${change.key}`;
-      if (change.item === null) this.objects.delete(id);
-      else if (this.objects.has(id)) this.objects.get(id)!.json = JSON.stringify(change.item);
-      else this.objects.set(id, { kind: change.kind, key: change.key, json: JSON.stringify(change.item) });
+      if (change.item === null) this.rows.delete(id);
+      else if (this.rows.has(id)) this.rows.get(id)!.json = JSON.stringify(change.item);
+      else this.rows.set(id, { kind: change.kind, key: change.key, json: JSON.stringify(change.item) });
     }
-    this.revision = revision;
+    this.lastRevision = revision;
     this.commits++;
   }
 

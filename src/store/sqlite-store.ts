@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import type { Change } from '../model/desired-state.js';
 import { ErrorCode, NvgwError } from '../model/errors.js';
 import type { KindName } from '../model/resources.js';
-import type { LoadedState, StateStore, StoredObject } from './state-store.js';
+import type { StateStore, StoredObject } from './state-store.js';
 
 export type Synchronous = 'full' | 'normal';
 
@@ -43,6 +43,7 @@ export class SqliteStore implements StateStore {
   private readonly upsert: Database.Statement;
   private readonly remove: Database.Statement;
   private readonly setRevision: Database.Statement;
+  private readonly selectKind: Database.Statement;
   private readonly commitTx: Database.Transaction<(changes: readonly Change[], revision: number) => void>;
 
   constructor(
@@ -51,7 +52,8 @@ export class SqliteStore implements StateStore {
   ) {
     try {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      this.db = new Database(path, { fileMustExist: false });
+      // A short busy timeout: the only other holder can be a second nvgw, which must fail fast.
+      this.db = new Database(path, { fileMustExist: false, timeout: 1000 });
     } catch (error) {
       throw storageError(path, 'cannot open', error);
     }
@@ -65,6 +67,7 @@ export class SqliteStore implements StateStore {
       this.upsert = this.db.prepare('INSERT INTO objects (kind, key, body) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET body = excluded.body');
       this.remove = this.db.prepare('DELETE FROM objects WHERE kind = ? AND key = ?');
       this.setRevision = this.db.prepare("UPDATE meta SET value = ? WHERE name = 'revision'");
+      this.selectKind = this.db.prepare('SELECT key, body FROM objects WHERE kind = ? ORDER BY rowid');
     } catch (error) {
       this.db.close();
       if (error instanceof NvgwError) throw error;
@@ -92,14 +95,31 @@ export class SqliteStore implements StateStore {
     }
   }
 
-  load(): LoadedState {
+  revision(): number {
     try {
-      const revisionRow = this.db.prepare("SELECT value FROM meta WHERE name = 'revision'").get() as { value: string } | undefined;
-      const rows = this.db.prepare('SELECT kind, key, body FROM objects ORDER BY rowid').all() as { kind: string; key: string; body: string }[];
-      const objects: StoredObject[] = rows.map((row) => ({ kind: row.kind as KindName, key: row.key, item: JSON.parse(row.body) as unknown }));
-      return { revision: Number(revisionRow?.value ?? 0), objects };
+      const row = this.db.prepare("SELECT value FROM meta WHERE name = 'revision'").get() as { value: string } | undefined;
+      return Number(row?.value ?? 0);
     } catch (error) {
       throw storageError(this.path, 'cannot read', error);
+    }
+  }
+
+  /** Streams rows (iterate, not all) so loading 100k records never holds them all twice. */
+  *objects(kind: KindName): Iterable<StoredObject> {
+    let rows: IterableIterator<unknown>;
+    try {
+      rows = this.selectKind.iterate(kind);
+    } catch (error) {
+      throw storageError(this.path, 'cannot read', error);
+    }
+    for (const row of rows as IterableIterator<{ key: string; body: string }>) {
+      let item: unknown;
+      try {
+        item = JSON.parse(row.body);
+      } catch (error) {
+        throw storageError(this.path, `object ${kind} ${row.key} is not valid JSON`, Object.assign(error as Error, { code: 'SQLITE_CORRUPT' }));
+      }
+      yield { key: row.key, item };
     }
   }
 

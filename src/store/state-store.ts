@@ -6,19 +6,16 @@ import type { Change } from '../model/desired-state.js';
 import type { KindName } from '../model/resources.js';
 
 export interface StoredObject {
-  kind: KindName;
   key: string;
   item: unknown;
 }
 
-export interface LoadedState {
-  revision: number;
-  /** In the order they were first written, per kind. */
-  objects: StoredObject[];
-}
-
 export interface StateStore {
-  load(): LoadedState;
+  /** The revision of the last commit (0 for a new store). */
+  revision(): number;
+  /** The objects of one kind, in the order they were first written. */
+  objects(kind: KindName): Iterable<StoredObject>;
+  /** Every change, or none, is on disk when this returns. */
   commit(changes: readonly Change[], revision: number): void;
   close(): void;
 }
