@@ -35,6 +35,14 @@ export const DROP_REASONS = [
   { reason: 'mtu-exceeded', description: 'packet is larger than the egress MTU after encapsulation' },
   { reason: 'arp-invalid', description: 'ARP packet is truncated or not Ethernet/IPv4' },
   { reason: 'icmp-invalid', description: 'ICMP message is shorter than its 8-byte header' },
+  // Applied by the data path, continued (appended: the order is the counter order).
+  { reason: 'not-for-gateway-pa', description: 'outer destination is not one of the gateway\'s provider addresses' },
+  { reason: 'spoofed-inner-mac', description: 'inner source MAC (non-IPv4 frame) is not a VM MAC behind the sending PA' },
+  { reason: 'no-lookup-record', description: 'no lookup record (and no wildcard record) for the destination in its VSID' },
+  { reason: 'pa-unreachable', description: 'no provider route or connected PA subnet reaches the destination PA' },
+  { reason: 'neighbour-unresolved', description: 'the provider next hop has not answered ARP yet' },
+  { reason: 'tx-ring-full', description: 'the egress port had no free transmit slot' },
+  { reason: 'arp-unanswerable', description: 'ARP request from the gateway for a CA no lookup record names (suppressed, never flooded)' },
 ] as const;
 
 export type DropReason = (typeof DROP_REASONS)[number]['reason'];

@@ -282,6 +282,13 @@ describe('decodeNvgreFrame', () => {
       'mtu-exceeded',
       'arp-invalid',
       'icmp-invalid',
+      'not-for-gateway-pa',
+      'spoofed-inner-mac',
+      'no-lookup-record',
+      'pa-unreachable',
+      'neighbour-unresolved',
+      'tx-ring-full',
+      'arp-unanswerable',
     ]);
     const decoderReasons = DROP_REASONS.map((d) => d.reason).filter((r) => !decidedElsewhere.has(r));
     assert.deepEqual(new Set(dropCases.map(([r]) => r)), new Set(decoderReasons));

@@ -1,0 +1,379 @@
+/**
+ * The per-packet pipeline between the fabric port (NVGRE on the PA interface) and the
+ * tenant ports (one per VSID). It only looks things up in tables the control plane built
+ * (src/datapath/tables.ts) and counts every drop under a named reason. It allocates
+ * nothing per packet: parse results, batches and templates are reused, and the encap
+ * header is a per-(VSID, PA) template that is copied and patched (Open vSwitch's
+ * build-once/push-per-packet).
+ *
+ * Receive (decap): fabric frame -> RFC 7637 checks -> VSID (FlowID masked off) -> the outer
+ * source must be a PA that lookup records place in the VSID, and the inner source CA (or,
+ * for non-IPv4 frames, the source MAC) must belong to that PA unless the VSID's wildcard
+ * record points at it -> the inner frame goes to the VSID's tenant port, where the kernel
+ * routes it in the routing domain's table.
+ *
+ * Transmit (encap): frame the kernel sent out of a tenant port -> the destination MAC names
+ * the lookup record (the kernel resolved the next-hop CA to it through the permanent
+ * neighbour entries), else the wildcard record -> outer Ethernet/IPv4/GRE from the template
+ * with key VSID<<8 | FlowID, FlowID hashed from the inner 5-tuple -> fabric port.
+ *
+ * Broadcast and multicast from the gateway into a VSID: ARP requests are answered from the
+ * lookup records on the spot (the records are authoritative, so flooding could only find
+ * what they already say) or suppressed when no record names the target; every other
+ * broadcast/multicast frame is replicated by unicast to each distinct PA of the VSID.
+ */
+import { createArpPacket, formatArp, parseArp, ARP_LENGTH, ARP_REPLY, ARP_REQUEST } from '../packet/arp.js';
+import type { DropReason } from '../packet/drop-reasons.js';
+import { buildEncapTemplate, ENCAP_OVERHEAD, pushEncap } from '../packet/encap-template.js';
+import type { EncapTemplate } from '../packet/encap-template.js';
+import { BROADCAST_MAC, ETHERNET_HEADER_LENGTH, ETHERTYPE_ARP, ETHERTYPE_IPV4, isMulticastMac, readMac, writeMac } from '../packet/ethernet.js';
+import { flowIdForFrame } from '../packet/flow-hash.js';
+import { ipv4ChecksumValid } from '../packet/ipv4.js';
+import { createNvgreFrame, decodeNvgreFrame } from '../packet/nvgre.js';
+import type { CounterWriter } from './counters.js';
+import type { FramePort, RxBatch, TxBatch } from './io/frame-port.js';
+import { createRxBatch, createTxBatch } from './io/frame-port.js';
+import type { DatapathTables, RecordEntry, VsidTable } from './tables.js';
+
+const BATCH = 64;
+const ROUND_BATCHES = 4;
+/** At most one ARP request per provider next hop per this many milliseconds. */
+const ARP_RETRY_MS = 1000;
+
+interface CompiledVsid {
+  table: VsidTable;
+  byCa: Map<number, RecordEntry>;
+  byMac: Map<number, RecordEntry>;
+  /** PAs that lookup records place in this VSID (anti-spoofing of the outer source). */
+  pas: Set<number>;
+  /** Distinct remote PAs, for head-end replication of broadcast/multicast. */
+  floodPas: number[];
+  templates: Map<number, EncapTemplate>;
+}
+
+/** A port with the transmit batch being filled for it in the current round. */
+class Egress {
+  readonly tx: TxBatch;
+  used = 0;
+
+  constructor(readonly port: FramePort) {
+    this.tx = createTxBatch(port, BATCH);
+  }
+
+  /** Offset of a free slot, or -1 when the ring is full. */
+  slot(): number {
+    if (this.used === this.tx.count) {
+      if (this.used > 0) this.flush();
+      if (this.port.reserveTx(this.tx, BATCH) === 0) return -1;
+    }
+    return this.tx.offsets[this.used]!;
+  }
+
+  commit(length: number): void {
+    this.tx.lengths[this.used++] = length;
+  }
+
+  flush(): void {
+    if (this.tx.count === 0) return;
+    this.port.sendTx(this.tx, this.used);
+    this.tx.count = 0;
+    this.used = 0;
+  }
+}
+
+interface Tenant {
+  vsid: number;
+  port: FramePort;
+  rx: RxBatch;
+  egress: Egress;
+}
+
+/** Copies n bytes; a plain loop, because subarray() would allocate a view per packet. */
+function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, to: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[to + i] = src[from + i]!;
+}
+
+export class Dataplane {
+  private vsids = new Map<number, CompiledVsid>();
+  private gatewayPas = new Set<number>();
+  private legacyKeyPas = new Set<number>();
+  private nextHops = new Map<number, number>();
+  private ttl = 64;
+  private generation = -1;
+  private readonly tenants = new Map<number, Tenant>();
+  private readonly fabricRx: RxBatch;
+  private readonly fabricTx: Egress;
+  /** Provider next hop -> MAC, learned by our own ARP on the fabric. */
+  private readonly neighbours = new Map<number, number>();
+  private readonly arpSentAt = new Map<number, number>();
+  private readonly frame = createNvgreFrame();
+  private readonly arp = createArpPacket();
+  private ipId = 0;
+
+  constructor(
+    private readonly fabric: FramePort,
+    private readonly counters: CounterWriter,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.fabricRx = createRxBatch(fabric, BATCH);
+    this.fabricTx = new Egress(fabric);
+  }
+
+  get tablesGeneration(): number {
+    return this.generation;
+  }
+
+  /** Replaces the tables (control-plane time: builds Maps, never per packet). */
+  setTables(tables: DatapathTables): void {
+    const vsids = new Map<number, CompiledVsid>();
+    for (const table of tables.vsids) {
+      const byCa = new Map<number, RecordEntry>();
+      const byMac = new Map<number, RecordEntry>();
+      const pas = new Set<number>();
+      for (const record of table.records) {
+        if (record.ca >= 0) byCa.set(record.ca, record);
+        byMac.set(record.mac, record);
+        pas.add(record.pa);
+      }
+      if (table.wildcardPa >= 0) pas.add(table.wildcardPa);
+      vsids.set(table.vsid, { table, byCa, byMac, pas, floodPas: [...pas], templates: new Map() });
+    }
+    this.vsids = vsids;
+    this.gatewayPas = new Set(tables.gatewayPas);
+    this.legacyKeyPas = new Set(tables.legacyKeyPas);
+    this.nextHops = new Map(tables.nextHops);
+    this.ttl = tables.ttl;
+    this.generation = tables.generation;
+    // Resolve every provider next hop now, so a VM that moved to a new host is reachable
+    // from the first packet instead of after an ARP round trip on the hot path.
+    for (const nextHop of this.nextHops.values()) if (nextHop >= 0 && !this.neighbours.has(nextHop)) this.requestNextHop(nextHop);
+    this.fabricTx.flush();
+  }
+
+  attachTenant(vsid: number, port: FramePort): void {
+    this.tenants.set(vsid, { vsid, port, rx: createRxBatch(port, BATCH), egress: new Egress(port) });
+  }
+
+  detachTenant(vsid: number): FramePort | undefined {
+    const tenant = this.tenants.get(vsid);
+    this.tenants.delete(vsid);
+    return tenant?.port;
+  }
+
+  /** Every port, fabric first, for waiting on readiness. */
+  ports(): FramePort[] {
+    return [this.fabric, ...[...this.tenants.values()].map((t) => t.port)];
+  }
+
+  /**
+   * One round: drains what is ready on every port without waiting, up to ROUND_BATCHES
+   * batches per port so one busy port cannot starve the others; returns frames handled.
+   */
+  poll(): number {
+    let handled = 0;
+    for (let b = 0; b < ROUND_BATCHES; b++) {
+      const n = this.fabric.receive(this.fabricRx);
+      if (n === 0) break;
+      for (let i = 0; i < n; i++) this.fromFabric(this.fabricRx.buffer, this.fabricRx.offsets[i]!, this.fabricRx.lengths[i]!);
+      this.fabric.releaseRx();
+      handled += n;
+      if (n < BATCH) break;
+    }
+    for (const tenant of this.tenants.values()) {
+      for (let b = 0; b < ROUND_BATCHES; b++) {
+        const n = tenant.port.receive(tenant.rx);
+        if (n === 0) break;
+        for (let i = 0; i < n; i++) this.fromTenant(tenant, tenant.rx.buffer, tenant.rx.offsets[i]!, tenant.rx.lengths[i]!);
+        tenant.port.releaseRx();
+        handled += n;
+        if (n < BATCH) break;
+      }
+    }
+    this.fabricTx.flush();
+    for (const tenant of this.tenants.values()) tenant.egress.flush();
+    return handled;
+  }
+
+  private fromFabric(buf: Uint8Array, off: number, len: number): void {
+    const end = off + len;
+    if (len >= ETHERNET_HEADER_LENGTH && buf[off + 12] === 0x08 && buf[off + 13] === 0x06) {
+      this.learnFabricArp(buf, off + ETHERNET_HEADER_LENGTH, end);
+      return;
+    }
+    const f = this.frame;
+    const verdict = decodeNvgreFrame(buf, off, f, end);
+    if (verdict !== 'ok') return this.counters.drop(verdict, len);
+    if (!ipv4ChecksumValid(buf, f.ipOffset, f.ipHeaderLength)) return this.counters.drop('ipv4-checksum-invalid', len);
+    if (!this.gatewayPas.has(f.outerDstIp)) return this.counters.drop('not-for-gateway-pa', len);
+    // Match on the VSID alone: the FlowID is entropy (RFC 7637 section 3.2), never a selector.
+    const vsid = this.legacyKeyPas.has(f.outerSrcIp) ? f.key & 0xffffff : f.vsid;
+    const entry = this.vsids.get(vsid);
+    if (!entry) return this.counters.drop('unknown-vsid', len);
+    const slot = entry.table.slot;
+    if (!entry.pas.has(f.outerSrcIp)) return this.counters.drop('spoofed-outer-pa', len, slot);
+
+    const inner = f.innerOffset;
+    const innerLength = f.innerLength;
+    const wildcard = entry.table.wildcardPa === f.outerSrcIp;
+    let source: RecordEntry | undefined;
+    if (f.innerEthertype === ETHERTYPE_IPV4 || f.innerEthertype === ETHERTYPE_ARP) {
+      const at = inner + ETHERNET_HEADER_LENGTH + (f.innerEthertype === ETHERTYPE_IPV4 ? 12 : 14);
+      if (at + 4 > end) return this.counters.drop('truncated-inner', len, slot);
+      source = entry.byCa.get(((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0);
+      if ((source === undefined || source.pa !== f.outerSrcIp) && !wildcard) return this.counters.drop('spoofed-inner-ca', len, slot);
+    } else {
+      source = entry.byMac.get(f.innerSrcMac);
+      if ((source === undefined || source.pa !== f.outerSrcIp) && !wildcard) return this.counters.drop('spoofed-inner-mac', len, slot);
+    }
+    if (source?.nat) return this.counters.drop('nat-rule-not-forwarded', len, slot);
+
+    const tenant = this.tenants.get(vsid);
+    if (!tenant) return this.counters.drop('unknown-vsid', len, slot);
+    const at = tenant.egress.slot();
+    if (at < 0) return this.counters.drop('tx-ring-full', len, slot);
+    copyBytes(buf, inner, tenant.egress.tx.buffer, at, innerLength);
+    tenant.egress.commit(innerLength);
+    this.counters.decap(slot, innerLength);
+  }
+
+  private fromTenant(tenant: Tenant, buf: Uint8Array, off: number, len: number): void {
+    const entry = this.vsids.get(tenant.vsid);
+    if (!entry) return this.counters.drop('unknown-vsid', len);
+    const slot = entry.table.slot;
+    if (len < ETHERNET_HEADER_LENGTH) return this.counters.drop('truncated-inner', len, slot);
+    const dstMac = readMac(buf, off);
+    if (isMulticastMac(dstMac)) {
+      if (buf[off + 12] === 0x08 && buf[off + 13] === 0x06) return this.answerArp(tenant, entry, buf, off, len);
+      for (const pa of entry.floodPas) {
+        if (this.encapTo(entry, pa, buf, off, len) === 'ok') this.counters.event('flood-replicated', len);
+      }
+      return;
+    }
+    const record = entry.byMac.get(dstMac);
+    let pa: number;
+    if (record) {
+      if (record.nat) return this.counters.drop('nat-rule-not-forwarded', len, slot);
+      pa = record.pa;
+    } else if (entry.table.wildcardPa >= 0) {
+      pa = entry.table.wildcardPa;
+    } else {
+      return this.counters.drop('no-lookup-record', len, slot);
+    }
+    this.encapTo(entry, pa, buf, off, len);
+  }
+
+  /** Encapsulates one inner frame towards `pa`; counts the outcome. */
+  private encapTo(entry: CompiledVsid, pa: number, buf: Uint8Array, off: number, len: number): 'ok' | DropReason {
+    const slot = entry.table.slot;
+    const template = entry.templates.get(pa) ?? this.buildTemplate(entry, pa);
+    if (typeof template === 'string') {
+      this.counters.drop(template, len, slot);
+      return template;
+    }
+    if (len + ENCAP_OVERHEAD > this.fabric.frameCapacity) {
+      this.counters.drop('mtu-exceeded', len, slot);
+      return 'mtu-exceeded';
+    }
+    const at = this.fabricTx.slot();
+    if (at < 0) {
+      this.counters.drop('tx-ring-full', len, slot);
+      return 'tx-ring-full';
+    }
+    const tx = this.fabricTx.tx.buffer;
+    copyBytes(buf, off, tx, at + ENCAP_OVERHEAD, len);
+    this.ipId = (this.ipId + 1) & 0xffff;
+    pushEncap(template, tx, at, len, flowIdForFrame(buf, off, off + len), this.ipId);
+    this.fabricTx.commit(len + ENCAP_OVERHEAD);
+    this.counters.encap(slot, len);
+    return 'ok';
+  }
+
+  private buildTemplate(entry: CompiledVsid, pa: number): EncapTemplate | DropReason {
+    const nextHop = this.nextHops.get(pa) ?? -1;
+    if (nextHop < 0) return 'pa-unreachable';
+    const mac = this.neighbours.get(nextHop);
+    if (mac === undefined) {
+      this.requestNextHop(nextHop);
+      return 'neighbour-unresolved';
+    }
+    const template = buildEncapTemplate({
+      outerSrcMac: readMac(this.fabric.mac, 0),
+      outerDstMac: mac,
+      outerSrcIp: this.sourcePa(),
+      outerDstIp: pa,
+      vsid: entry.table.vsid,
+      ttl: this.ttl,
+      keyFormat: this.legacyKeyPas.has(pa) ? 'ws2012-legacy' : 'rfc7637',
+    });
+    entry.templates.set(pa, template);
+    return template;
+  }
+
+  private sourcePa(): number {
+    for (const pa of this.gatewayPas) return pa;
+    return 0;
+  }
+
+  /** Our own ARP on the fabric, so the outer header carries the next hop's MAC. */
+  private requestNextHop(nextHop: number): void {
+    const now = this.now();
+    const last = this.arpSentAt.get(nextHop);
+    if (last !== undefined && now - last < ARP_RETRY_MS) return;
+    const at = this.fabricTx.slot();
+    if (at < 0) return;
+    this.arpSentAt.set(nextHop, now);
+    const tx = this.fabricTx.tx.buffer;
+    const ourMac = readMac(this.fabric.mac, 0);
+    writeMac(BROADCAST_MAC, tx, at);
+    writeMac(ourMac, tx, at + 6);
+    tx[at + 12] = 0x08;
+    tx[at + 13] = 0x06;
+    const a = this.arp;
+    a.operation = ARP_REQUEST;
+    a.senderMac = ourMac;
+    a.senderIp = this.sourcePa();
+    a.targetMac = 0;
+    a.targetIp = nextHop;
+    formatArp(a, tx, at + ETHERNET_HEADER_LENGTH);
+    this.fabricTx.commit(ETHERNET_HEADER_LENGTH + ARP_LENGTH);
+    this.counters.event('fabric-arp-sent');
+  }
+
+  private learnFabricArp(buf: Uint8Array, at: number, end: number): void {
+    if (parseArp(buf, at, this.arp, end) !== 'ok') return this.counters.drop('arp-invalid', end - at);
+    const { senderIp, senderMac } = this.arp;
+    // Learn only next hops we route through: an ARP from anyone else changes nothing.
+    if (!this.arpSentAt.has(senderIp) && !this.neighbours.has(senderIp)) return;
+    if (this.neighbours.get(senderIp) === senderMac) return;
+    this.neighbours.set(senderIp, senderMac);
+    // Templates towards PAs behind this next hop carry the old MAC; rebuild them lazily.
+    for (const entry of this.vsids.values()) entry.templates.clear();
+    this.counters.event('fabric-arp-learned');
+  }
+
+  /** Proxy ARP inside a VSID: the answer comes from the lookup records, never from flooding. */
+  private answerArp(tenant: Tenant, entry: CompiledVsid, buf: Uint8Array, off: number, len: number): void {
+    const a = this.arp;
+    if (parseArp(buf, off + ETHERNET_HEADER_LENGTH, a, off + len) !== 'ok') return this.counters.drop('arp-invalid', len, entry.table.slot);
+    if (a.operation !== ARP_REQUEST) return this.counters.drop('arp-invalid', len, entry.table.slot);
+    const record = entry.byCa.get(a.targetIp);
+    if (!record) return this.counters.drop('arp-unanswerable', len, entry.table.slot);
+    const at = tenant.egress.slot();
+    if (at < 0) return this.counters.drop('tx-ring-full', len, entry.table.slot);
+    const tx = tenant.egress.tx.buffer;
+    const requesterMac = a.senderMac;
+    const requesterIp = a.senderIp;
+    writeMac(requesterMac, tx, at);
+    writeMac(record.mac, tx, at + 6);
+    tx[at + 12] = 0x08;
+    tx[at + 13] = 0x06;
+    a.operation = ARP_REPLY;
+    a.senderMac = record.mac;
+    a.senderIp = record.ca;
+    a.targetMac = requesterMac;
+    a.targetIp = requesterIp;
+    formatArp(a, tx, at + ETHERNET_HEADER_LENGTH);
+    tenant.egress.commit(ETHERNET_HEADER_LENGTH + ARP_LENGTH);
+    this.counters.event('arp-answered');
+  }
+}

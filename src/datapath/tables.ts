@@ -1,0 +1,181 @@
+/**
+ * The tables the per-packet code looks things up in, built by the control plane from the
+ * desired state (VPP style: the node only looks up, the control plane fills). Built here as
+ * plain data that crosses to the data-path worker by structured clone; the worker indexes
+ * it into Maps (see compileTables) once per update, never per packet.
+ *
+ * HNV semantics applied here:
+ * - a lookup record whose PA is one of the gateway's own PAs defines the gateway's own CA
+ *   and MAC in that VSID: it is not a tunnel destination;
+ * - CA 0.0.0.0 is the wildcard record: where a VSID's unknown destinations go, and a PA
+ *   from which any inner source is accepted;
+ * - TranslationMethodNat (IP Rewrite) records are not forwarded by this data path yet:
+ *   listed as such, and packets for them are dropped under their own reason.
+ */
+import type { DesiredState } from '../model/desired-state.js';
+import { macFromString } from '../packet/ethernet.js';
+import { isWildcardRecord } from '../model/resources.js';
+import type { LookupRecord } from '../model/resources.js';
+import { parseIp, parsePrefix, prefixContains } from '../model/ip.js';
+import type { IpPrefix } from '../model/ip.js';
+
+export interface RecordEntry {
+  /** IPv4 CA as uint32, or -1 for an IPv6 CA (matched by MAC only). */
+  ca: number;
+  mac: number;
+  pa: number;
+  nat: boolean;
+}
+
+export interface VsidTable {
+  vsid: number;
+  routingDomainId: string;
+  /** Index into the per-VSID counters. */
+  slot: number;
+  /** The gateway's MAC in this VSID (its tenant interface's MAC). */
+  gatewayMac: number;
+  /** The gateway's own CAs in this VSID (IPv4 as uint32). */
+  gatewayCas: number[];
+  records: RecordEntry[];
+  /** PA of the wildcard record, or -1. */
+  wildcardPa: number;
+}
+
+export interface DatapathTables {
+  /** Increases with every build, so the worker can report what it runs. */
+  generation: number;
+  gatewayPas: number[];
+  /** Outer TTL of encapsulated packets. */
+  ttl: number;
+  vsids: VsidTable[];
+  /** For each remote PA: the provider next hop (the PA itself when on-link), or -1 when unreachable. */
+  nextHops: [pa: number, nextHop: number][];
+  /** PAs that speak the pre-KB2779768 key format (FlowID<<24 | VSID). */
+  legacyKeyPas: number[];
+}
+
+export interface NotForwardedRecord {
+  virtualSubnetId: number;
+  customerAddress: string;
+  providerAddress: string;
+  reason: string;
+}
+
+export interface TableBuild {
+  tables: DatapathTables;
+  /** Records the data path does not forward, with why (for /v1/status). */
+  notForwarded: NotForwardedRecord[];
+}
+
+export const ipv4ToNumber = (text: string): number => {
+  const ip = parseIp(text);
+  return ip && ip.family === 4 ? Number(ip.value) : -1;
+};
+
+/**
+ * A locally administered MAC for a VSID in which no lookup record names the gateway:
+ * 02:4e:56 ("NV") followed by the 24-bit VSID, stable across restarts.
+ */
+export function derivedGatewayMac(vsid: number): number {
+  return 0x02_4e_56_00_00_00 + vsid;
+}
+
+export function gatewayPasOf(state: DesiredState): Set<number> {
+  const out = new Set<number>();
+  for (const pa of state.list('providerAddresses')) {
+    const n = ipv4ToNumber(pa.providerAddress);
+    if (n >= 0) out.add(n);
+  }
+  return out;
+}
+
+/** The gateway's own records: lookup records whose PA is one of the gateway's PAs. */
+export function isGatewayRecord(record: LookupRecord, gatewayPas: Set<number>): boolean {
+  return gatewayPas.has(ipv4ToNumber(record.providerAddress));
+}
+
+export function buildTables(state: DesiredState, generation: number, slotOf: (vsid: number) => number): TableBuild {
+  const gatewayPas = gatewayPasOf(state);
+  const notForwarded: NotForwardedRecord[] = [];
+  const vsids: VsidTable[] = [];
+  const remotePas = new Set<number>();
+
+  for (const subnet of state.list('virtualSubnets')) {
+    const vsid = subnet.virtualSubnetId;
+    const table: VsidTable = {
+      vsid,
+      routingDomainId: subnet.routingDomainId,
+      slot: slotOf(vsid),
+      gatewayMac: -1,
+      gatewayCas: [],
+      records: [],
+      wildcardPa: -1,
+    };
+    for (const record of state.recordsOf(vsid)) {
+      const pa = ipv4ToNumber(record.providerAddress);
+      if (pa < 0) {
+        notForwarded.push({ virtualSubnetId: vsid, customerAddress: record.customerAddress, providerAddress: record.providerAddress, reason: 'IPv6 provider addresses are not forwarded by this data path' });
+        continue;
+      }
+      if (gatewayPas.has(pa)) {
+        // The gateway's own CA and MAC in this VSID (HNV: the record that points at our PA).
+        if (!isWildcardRecord(record)) {
+          table.gatewayMac = macFromString(record.macAddress);
+          const ca = ipv4ToNumber(record.customerAddress);
+          if (ca >= 0) table.gatewayCas.push(ca);
+        }
+        continue;
+      }
+      if (isWildcardRecord(record)) {
+        table.wildcardPa = pa;
+        remotePas.add(pa);
+        continue;
+      }
+      const nat = record.rule === 'TranslationMethodNat';
+      if (nat) {
+        notForwarded.push({ virtualSubnetId: vsid, customerAddress: record.customerAddress, providerAddress: record.providerAddress, reason: 'TranslationMethodNat (IP Rewrite) is not translated by this data path yet' });
+      }
+      table.records.push({ ca: ipv4ToNumber(record.customerAddress), mac: macFromString(record.macAddress), pa, nat });
+      remotePas.add(pa);
+    }
+    if (table.gatewayMac < 0) table.gatewayMac = derivedGatewayMac(vsid);
+    vsids.push(table);
+  }
+
+  return {
+    tables: {
+      generation,
+      gatewayPas: [...gatewayPas],
+      ttl: 64,
+      vsids,
+      nextHops: [...remotePas].map((pa) => [pa, nextHopFor(state, pa)]),
+      legacyKeyPas: [],
+    },
+    notForwarded,
+  };
+}
+
+/**
+ * The provider next hop towards a remote PA: on-link when the PA lies in one of the
+ * gateway's PA subnets, else the longest-prefix provider route (lowest metric on a tie).
+ */
+export function nextHopFor(state: DesiredState, pa: number): number {
+  const address = { family: 4 as const, value: BigInt(pa) };
+  for (const own of state.list('providerAddresses')) {
+    const ip = parseIp(own.providerAddress);
+    if (!ip || ip.family !== 4) continue;
+    const bits = own.prefixLength;
+    const mask = bits === 0 ? 0n : ((1n << 32n) - 1n) ^ ((1n << BigInt(32 - bits)) - 1n);
+    const subnet: IpPrefix = { address: { family: 4, value: ip.value & mask }, length: bits };
+    if (prefixContains(subnet, address)) return pa;
+  }
+  let best: { length: number; metric: number; nextHop: number } | undefined;
+  for (const route of state.list('providerRoutes')) {
+    const parsed = parsePrefix(route.destinationPrefix);
+    if (!parsed.ok || !prefixContains(parsed.prefix, address)) continue;
+    const candidate = { length: parsed.prefix.length, metric: route.metric, nextHop: ipv4ToNumber(route.nextHop) };
+    if (candidate.nextHop < 0) continue;
+    if (!best || candidate.length > best.length || (candidate.length === best.length && candidate.metric < best.metric)) best = candidate;
+  }
+  return best ? best.nextHop : -1;
+}

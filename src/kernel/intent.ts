@@ -1,0 +1,94 @@
+/**
+ * What nvgw wants the kernel to hold, derived from the desired state by the reconciler
+ * (pure data; no I/O). The kernel adapter makes the kernel match it, touching only what
+ * nvgw owns (see OWNERSHIP below), with replace semantics, so it is safe to repeat.
+ */
+
+/**
+ * How a routing domain's table is reached: a VRF device per domain where the kernel has
+ * VRF (CONFIG_NET_VRF), else the same per-domain tables selected by ip rules (by input
+ * interface for forwarded traffic, by fwmark for replies the gateway itself sends).
+ */
+export type Backend = 'vrf' | 'policy-routing';
+
+export interface KernelIntent {
+  backend: Backend;
+  domains: DomainIntent[];
+  provider: ProviderIntent;
+}
+
+export interface DomainIntent {
+  routingDomainId: string;
+  /** Routing table of the domain; allocated once per domain and persisted by the control plane. */
+  table: number;
+  /** fwmark that selects the table for the policy-routing backend (equal to `table`). */
+  mark: number;
+  /** VRF device name (vrf backend only), e.g. "nvgw-vrf-1001". */
+  vrfName: string;
+  subnets: SubnetIntent[];
+  /** Routes in the domain's table (besides the on-link routes the kernel derives from addresses). */
+  routes: RouteIntent[];
+}
+
+export interface SubnetIntent {
+  vsid: number;
+  /**
+   * The tenant interface the kernel routes through: enslaved to the VRF (or selected by ip
+   * rule iif), holding the gateway's CAs and the permanent neighbours. Name fits IFNAMSIZ.
+   */
+  ifname: string;
+  /**
+   * How frames reach the data path: 'veth' means a pair ifname <-> datapathIfname, the data
+   * path owning datapathIfname (no addresses, up, in no table); 'tap' means ifname is a tap
+   * the data path opens itself (datapathIfname === ifname).
+   */
+  kind: 'veth' | 'tap';
+  datapathIfname: string;
+  /** MAC of the kernel-side interface: the gateway's MAC in this VSID (canonical 12 hex digits). */
+  mac: string;
+  mtu: number;
+  /** The gateway's own CAs in this VSID. */
+  addresses: AddressIntent[];
+  /** Permanent neighbours from lookup records: the kernel never ARPs into the fabric. */
+  neighbours: NeighbourIntent[];
+}
+
+export interface AddressIntent {
+  address: string;
+  prefixLength: number;
+}
+
+export interface NeighbourIntent {
+  address: string;
+  /** Canonical 12 hex digits. */
+  mac: string;
+}
+
+export interface RouteIntent {
+  /** Canonical prefix, e.g. "192.168.1.0/24" or "0.0.0.0/0". */
+  prefix: string;
+  /** 'unicast' via nextHop and/or ifname; 'unreachable' ends the table (isolation: no fall-through to main). */
+  type: 'unicast' | 'unreachable';
+  nextHop?: string;
+  /** Output interface for on-link routes. */
+  ifname?: string;
+  metric: number;
+}
+
+export interface ProviderIntent {
+  /** The gateway's PAs, on interfaces nvgw does not own (the address is nvgw's, the link is not). */
+  addresses: (AddressIntent & { ifname: string })[];
+  /** Provider routes, in the main table. */
+  routes: (RouteIntent & { ifname: string })[];
+}
+
+/** How nvgw recognises what it owns, so it never touches anything else. */
+export const OWNERSHIP = {
+  /** Every link nvgw creates starts with this. */
+  linkPrefix: 'nvgw',
+  /** rtm_protocol of nvgw's routes and FRA_PROTOCOL of its rules (free in /etc/iproute2/rt_protos). */
+  protocol: 78,
+  /** Priority range of nvgw's ip rules (policy-routing backend), below main (32766). */
+  rulePriorityMin: 1000,
+  rulePriorityMax: 1999,
+} as const;
