@@ -18,6 +18,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   STILL_REFERENCED: 409,
   ALREADY_EXISTS: 409,
   KEY_MISMATCH: 400,
+  MALFORMED_REQUEST: 400,
   MALFORMED_JSON: 400,
   NOT_FOUND: 404,
   PRECONDITION_FAILED: 412,
@@ -38,8 +39,8 @@ export function errorBody(error: NvgwError): ErrorBody {
   return { code: error.code, message: error.message, details: error.details };
 }
 
-/** body-parser's error types, translated into our codes. */
-function fromBodyParser(error: { type?: string; message?: string; limit?: number }): NvgwError | undefined {
+/** Errors of the HTTP layer (body-parser types, URL decoding), translated into our codes. */
+function fromHttpLayer(error: { type?: string; message?: string; limit?: number }): NvgwError | undefined {
   switch (error.type) {
     case 'entity.too.large':
       return new NvgwError(ErrorCode.PayloadTooLarge, `request body is larger than the limit of ${error.limit ?? '?'} bytes (api.bodyLimit)`);
@@ -48,20 +49,28 @@ function fromBodyParser(error: { type?: string; message?: string; limit?: number
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return new NvgwError(ErrorCode.UnsupportedMediaType, error.message ?? 'unsupported encoding');
-    default:
+    default: {
+      // Any other client error the HTTP layer raises (a gzip body that is not gzip, a URL
+      // with broken percent-encoding) is still the client's: a 400, never a 500.
+      const status = (error as { status?: number; statusCode?: number }).status ?? (error as { statusCode?: number }).statusCode;
+      if (error instanceof URIError) return new NvgwError(ErrorCode.MalformedRequest, `the URL is not valid percent-encoding: ${error.message}`);
+      if (typeof status === 'number' && status >= 400 && status < 500) return new NvgwError(ErrorCode.MalformedRequest, `the request could not be read: ${error.message ?? 'bad request'}`);
       return undefined;
+    }
   }
 }
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
-    let error = err instanceof NvgwError ? err : fromBodyParser(err as { type?: string });
+    let error = err instanceof NvgwError ? err : err && typeof err === 'object' ? fromHttpLayer(err as { type?: string }) : undefined;
     if (!error) {
       logger.error({ err }, 'unexpected error in API handler');
       error = new NvgwError(ErrorCode.Internal, 'internal error; see the gateway log');
     } else if (error.code === ErrorCode.StorageFailed) {
       logger.error({ err: error }, 'state store failed; the request changed nothing');
     }
+    // RFC 9110 section 15.5.2 / RFC 6750 section 3: a 401 names the scheme to use.
+    if (error.code === ErrorCode.Unauthorized) res.set('WWW-Authenticate', 'Bearer realm="nvgw"');
     res.status(HTTP_STATUS[error.code]).json(errorBody(error));
   };
 }

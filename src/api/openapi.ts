@@ -15,7 +15,7 @@ const errorResponses = (...statuses: number[]): Record<string, unknown> =>
   Object.fromEntries(statuses.map((s) => [String(s), { description: ERROR_TEXT[s] ?? 'Error', content: jsonContent(ref('Error')) }]));
 
 const ERROR_TEXT: Record<number, string> = {
-  400: 'Malformed request (bad JSON, key mismatch)',
+  400: 'Malformed request (bad JSON, undecodable body or URL, key mismatch)',
   401: 'Missing or wrong bearer token / client certificate',
   404: 'No such object',
   409: 'Conflicts with the current state (duplicate, VSID in another domain, still referenced)',
@@ -96,20 +96,23 @@ export function buildOpenApi(version: string): Record<string, unknown> {
             description: 'The matching objects',
             content: jsonContent({ type: 'object', additionalProperties: false, required: ['items'], properties: { items: { type: 'array', items: ref(typeName) } } }),
           },
-          ...errorResponses(401, 422),
+          ...errorResponses(400, 401, 422),
         },
       },
       post: {
         operationId: `create${typeName}`,
         summary: `Create a ${kind.singular}`,
         requestBody: { required: true, content: jsonContent(ref(`${typeName}Input`)) },
-        responses: { 201: { description: 'Created (durable)', content: jsonContent(ref(typeName)) }, ...errorResponses(400, 401, 409, 413, 415, 422, 503) },
+        responses: {
+          201: { description: 'Created (durable)', headers: { Location: { schema: { type: 'string' } } }, content: jsonContent(ref(typeName)) },
+          ...errorResponses(400, 401, 409, 413, 415, 422, 503),
+        },
       },
     };
     const params = keyParamNames(kind).map((p) => ({ name: p, in: 'path', required: true, schema: { type: 'string' } }));
     paths[`/v1/${kind.path}/${keyParamNames(kind).map((p) => `{${p}}`).join('/')}`] = {
       parameters: params,
-      get: { operationId: `get${typeName}`, summary: `Get one ${kind.singular}`, responses: { 200: { description: 'The object', content: jsonContent(ref(typeName)) }, ...errorResponses(401, 404, 422) } },
+      get: { operationId: `get${typeName}`, summary: `Get one ${kind.singular}`, responses: { 200: { description: 'The object', content: jsonContent(ref(typeName)) }, ...errorResponses(400, 401, 404, 422) } },
       put: {
         operationId: `put${typeName}`,
         summary: `Create or replace one ${kind.singular}; key fields may be left out of the body`,
@@ -124,7 +127,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
         operationId: `delete${typeName}`,
         summary: `Delete one ${kind.singular}; 409 while referenced unless ?cascade=true`,
         parameters: [{ name: 'cascade', in: 'query', required: false, schema: { type: 'boolean' } }],
-        responses: { 200: { description: 'Deleted (durable)', content: jsonContent(ref('Deleted')) }, ...errorResponses(401, 404, 409, 422, 503) },
+        responses: { 200: { description: 'Deleted (durable)', content: jsonContent(ref('Deleted')) }, ...errorResponses(400, 401, 404, 409, 422, 503) },
       },
     };
   }
@@ -167,11 +170,14 @@ export function buildOpenApi(version: string): Record<string, unknown> {
         { name: 'dryRun', in: 'query', required: false, schema: { type: 'boolean' }, description: 'Return the diff, change nothing' },
       ],
       requestBody: { required: true, content: jsonContent(ref('ConfigInput')) },
-      responses: { 200: { description: 'Applied (durable), or the dry-run diff', content: jsonContent(ref('PutConfigResult')) }, ...errorResponses(400, 401, 409, 412, 413, 415, 422, 503) },
+      responses: {
+        200: { description: 'Applied (durable), or the dry-run diff', headers: { ETag: { schema: { type: 'string' } } }, content: jsonContent(ref('PutConfigResult')) },
+        ...errorResponses(400, 401, 409, 412, 413, 415, 422, 503),
+      },
     },
   };
   paths['/v1/status'] = { get: { operationId: 'getStatus', summary: 'Gateway status', responses: { 200: { description: 'Status', content: jsonContent(ref('Status')) }, ...errorResponses(401) } } };
-  paths['/v1/openapi.json'] = { get: { operationId: 'getOpenApi', summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1', content: jsonContent({ type: 'object' }) } } } };
+  paths['/v1/openapi.json'] = { get: { operationId: 'getOpenApi', summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1', content: jsonContent({ type: 'object' }) }, ...errorResponses(401) } } };
   paths['/healthz'] = {
     get: {
       operationId: 'getHealth',

@@ -37,7 +37,14 @@ const hostAddress = {
   },
 };
 
-convict.addFormats({ 'optional-path': nonEmptyOrBlankPath, 'absolute-path': absolutePath, 'byte-size': bodyLimit, 'host-address': hostAddress });
+const optionalIfname = {
+  name: 'optional-ifname',
+  validate(value: unknown) {
+    if (typeof value !== 'string' || (value !== '' && !/^[A-Za-z0-9_.@-]{1,15}$/.test(value))) throw new Error(`must be a Linux interface name (1-15 characters) or empty, got ${JSON.stringify(value)}`);
+  },
+};
+
+convict.addFormats({ 'optional-ifname': optionalIfname, 'optional-path': nonEmptyOrBlankPath, 'absolute-path': absolutePath, 'byte-size': bodyLimit, 'host-address': hostAddress });
 
 const schema = {
   api: {
@@ -73,6 +80,23 @@ const schema = {
   log: {
     level: { doc: 'Log level.', format: [...LOG_LEVELS], default: 'info', env: 'NVGW_LOG_LEVEL' },
   },
+  datapath: {
+    fabricInterface: {
+      doc: 'Interface that carries the provider addresses (NVGRE). Empty: control plane only, no data path.',
+      format: 'optional-ifname',
+      default: '',
+      env: 'NVGW_DATAPATH_FABRIC_INTERFACE',
+    },
+    tenantInterfaceKind: {
+      doc: 'veth: a veth pair per VSID read through packet rings; tap: a tap device per VSID.',
+      format: ['veth', 'tap'],
+      default: 'veth',
+      env: 'NVGW_DATAPATH_TENANT_INTERFACE_KIND',
+    },
+    paMtu: { doc: 'MTU of the provider network; tenant interfaces get this minus the 42 bytes NVGRE adds.', format: 'nat', default: 1500, env: 'NVGW_DATAPATH_PA_MTU' },
+    resyncSeconds: { doc: 'Full kernel and firewall reconcile period (drift repair).', format: 'nat', default: 30, env: 'NVGW_DATAPATH_RESYNC_SECONDS' },
+    firstTable: { doc: 'First Linux routing table number given to a routing domain.', format: 'nat', default: 1000, env: 'NVGW_DATAPATH_FIRST_TABLE' },
+  },
 };
 
 export interface NvgwConfig {
@@ -85,6 +109,7 @@ export interface NvgwConfig {
   };
   state: { path: string; synchronous: 'full' | 'normal' };
   log: { level: (typeof LOG_LEVELS)[number] };
+  datapath: { fabricInterface: string; tenantInterfaceKind: 'veth' | 'tap'; paMtu: number; resyncSeconds: number; firstTable: number };
 }
 
 export class ConfigError extends Error {
@@ -133,6 +158,10 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   const tls = result.api.tls;
   if ((tls.cert === '') !== (tls.key === '')) throw new ConfigError(`${file ?? 'configuration'}: api.tls.cert and api.tls.key must be set together`);
   if (tls.clientCa !== '' && tls.cert === '') throw new ConfigError(`${file ?? 'configuration'}: api.tls.clientCa needs api.tls.cert and api.tls.key (mTLS runs over TLS)`);
+  const dp = result.datapath;
+  if (dp.paMtu < 576 + 42 || dp.paMtu > 65535) throw new ConfigError(`${file ?? 'configuration'}: datapath.paMtu: ${dp.paMtu} is outside ${576 + 42}..65535`);
+  if (dp.firstTable < 256 || dp.firstTable > 0x7fff0000) throw new ConfigError(`${file ?? 'configuration'}: datapath.firstTable: ${dp.firstTable} must be 256..2147418112 (0-255 hold the kernel's own tables)`);
+  if (dp.resyncSeconds < 1) throw new ConfigError(`${file ?? 'configuration'}: datapath.resyncSeconds must be at least 1`);
   return result;
 }
 
@@ -147,7 +176,7 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
         if (raw !== undefined) {
           let target = out;
           for (const part of path) target = (target[part] ??= {}) as Record<string, unknown>;
-          target[name] = spec.format === 'port' ? Number(raw) : raw;
+          target[name] = spec.format === 'port' || spec.format === 'nat' ? Number(raw) : raw;
         }
       } else if (spec && typeof spec === 'object') {
         walk(spec as Record<string, unknown>, [...path, name]);

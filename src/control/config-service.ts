@@ -64,7 +64,7 @@ export class ConfigService {
     const wanted: [string, unknown][] = [];
     const errors: FieldError[] = [];
     for (const [field, raw] of Object.entries(filters)) {
-      const spec = kind.fields[field];
+      const spec = Object.hasOwn(kind.fields, field) ? kind.fields[field] : undefined;
       if (!spec || typeof raw !== 'string') {
         errors.push(new FieldError(ErrorCode.ValidationFailed, `?${field}`, `not a filter of ${kind.path}; filter by one of ${Object.keys(kind.fields).join(', ')}`));
         continue;
@@ -127,10 +127,11 @@ export class ConfigService {
    * overwriting a change it has not seen; `dryRun` returns the diff and changes nothing.
    */
   putConfig(body: unknown, options: { ifMatch?: string | undefined; dryRun?: boolean }): PutConfigResult {
-    const next = DesiredState.fromDocument(body);
+    // RFC 9110 section 13.2.2: preconditions are evaluated before the request is processed.
     if (options.ifMatch !== undefined && !etagMatches(options.ifMatch, this.etag)) {
       throw new NvgwError(ErrorCode.PreconditionFailed, `If-Match ${options.ifMatch} does not match the current ETag ${this.etag}; read the configuration again`);
     }
+    const next = DesiredState.fromDocument(body);
     const { changes, diff } = diffStates(this.state, next);
     const summary = summarizeDiff(diff);
     if (options.dryRun) return { etag: this.etag, applied: false, summary, diff };
@@ -152,7 +153,12 @@ export class ConfigService {
 
   private commit(changes: Change[]): void {
     const revision = this.revision + 1;
-    this.store.commit(changes, revision);
+    try {
+      this.store.commit(changes, revision);
+    } catch (error) {
+      if (error instanceof NvgwError) throw error;
+      throw new NvgwError(ErrorCode.StorageFailed, `the state store failed, nothing was changed: ${(error as Error).message}`);
+    }
     this.state.apply(changes);
     this.revision = revision;
     for (const listener of this.listeners) listener(changes, revision);

@@ -115,6 +115,11 @@ export class DesiredState {
     return this.stores[kind].values() as IterableIterator<ItemOf<K>>;
   }
 
+  /** Customer routes of one VSID. */
+  *routesOf(vsid: number): Generator<CustomerRoute> {
+    for (const key of this.routesByVsid.get(vsid) ?? []) yield this.stores.customerRoutes.get(key)!;
+  }
+
   /** The items of a kind by key, read-only, for diffs. */
   keyedEntries<K extends KindName>(kind: K): ReadonlyMap<string, ItemOf<K>> {
     return this.stores[kind] as ReadonlyMap<string, ItemOf<K>>;

@@ -16,6 +16,7 @@ export const ErrorCode = {
   NotFound: 'NOT_FOUND',
   PreconditionFailed: 'PRECONDITION_FAILED',
   MalformedJson: 'MALFORMED_JSON',
+  MalformedRequest: 'MALFORMED_REQUEST',
   UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
   PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
   Unauthorized: 'UNAUTHORIZED',

@@ -48,7 +48,7 @@ export const vsid: FieldType<number> = {
     }
     return n;
   },
-  schema: { type: ['integer', 'string'], minimum: VSID_MIN, maximum: VSID_MAX, pattern: '^[0-9]+$', examples: [5001] },
+  schema: { type: ['integer', 'string'], minimum: VSID_MIN, maximum: VSID_MAX, pattern: '^[0-9]+$', description: 'as a string, the same range applies', examples: [5001] },
 };
 
 export const ip: FieldType<string> = {
@@ -99,7 +99,7 @@ export const bool: FieldType<boolean> = {
     if (value === 'false' || value === 'False') return false;
     return invalid(path, `${describe(value)} is not a boolean`);
   },
-  schema: { type: ['boolean', 'string'] },
+  schema: { type: ['boolean', 'string'], enum: [true, false, 'true', 'false', 'True', 'False'] },
 };
 
 export function integer(min: number, max: number): FieldType<number> {

@@ -1,9 +1,10 @@
 /** The in-memory fake of StateStore, for unit tests of the control plane. */
 import type { Change } from '../model/desired-state.js';
 import type { KindName } from '../model/resources.js';
-import type { StateStore, StoredObject } from './state-store.js';
+import type { AllocationStore, StateStore, StoredObject } from './state-store.js';
 
-export class MemoryStore implements StateStore {
+export class MemoryStore implements StateStore, AllocationStore {
+  private readonly allocated = new Map<string, number>();
   private readonly rows = new Map<string, { kind: KindName; key: string; json: string }>();
   private lastRevision = 0;
   /** Set to make the next commit fail, as a full disk would. */
@@ -32,6 +33,17 @@ export class MemoryStore implements StateStore {
     }
     this.lastRevision = revision;
     this.commits++;
+  }
+
+  allocations(): ReadonlyMap<string, number> {
+    return this.allocated;
+  }
+
+  saveAllocations(changes: readonly [string, number | null][]): void {
+    for (const [name, value] of changes) {
+      if (value === null) this.allocated.delete(name);
+      else this.allocated.set(name, value);
+    }
   }
 
   close(): void {}

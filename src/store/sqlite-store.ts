@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import type { Change } from '../model/desired-state.js';
 import { ErrorCode, NvgwError } from '../model/errors.js';
 import type { KindName } from '../model/resources.js';
-import type { StateStore, StoredObject } from './state-store.js';
+import type { AllocationStore, StateStore, StoredObject } from './state-store.js';
 
 export type Synchronous = 'full' | 'normal';
 
@@ -24,6 +24,7 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
    INSERT INTO meta (name, value) VALUES ('revision', '0');`,
+  `CREATE TABLE allocations (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -38,12 +39,14 @@ function storageError(path: string, what: string, cause: unknown): NvgwError {
   return new NvgwError(ErrorCode.StorageFailed, `state database ${path}: ${what}: ${reason}.${hint}`);
 }
 
-export class SqliteStore implements StateStore {
+export class SqliteStore implements StateStore, AllocationStore {
   private readonly db: Database.Database;
   private readonly upsert: Database.Statement;
   private readonly remove: Database.Statement;
   private readonly setRevision: Database.Statement;
   private readonly selectKind: Database.Statement;
+  private readonly cachedAllocations = new Map<string, number>();
+  private readonly allocationTx: Database.Transaction<(changes: readonly [string, number | null][]) => void>;
   private readonly commitTx: Database.Transaction<(changes: readonly Change[], revision: number) => void>;
 
   constructor(
@@ -73,6 +76,15 @@ export class SqliteStore implements StateStore {
       if (error instanceof NvgwError) throw error;
       throw storageError(path, 'cannot use', error);
     }
+    for (const row of this.db.prepare('SELECT name, value FROM allocations').all() as { name: string; value: number }[]) this.cachedAllocations.set(row.name, row.value);
+    const setAllocation = this.db.prepare('INSERT INTO allocations (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value');
+    const freeAllocation = this.db.prepare('DELETE FROM allocations WHERE name = ?');
+    this.allocationTx = this.db.transaction((changes: readonly [string, number | null][]) => {
+      for (const [name, value] of changes) {
+        if (value === null) freeAllocation.run(name);
+        else setAllocation.run(name, value);
+      }
+    });
     this.commitTx = this.db.transaction((changes: readonly Change[], revision: number) => {
       for (const change of changes) {
         if (change.item === null) this.remove.run(change.kind, change.key);
@@ -128,6 +140,22 @@ export class SqliteStore implements StateStore {
       this.commitTx.immediate(changes, revision);
     } catch (error) {
       throw storageError(this.path, 'write failed, nothing was changed', error);
+    }
+  }
+
+  allocations(): ReadonlyMap<string, number> {
+    return this.cachedAllocations;
+  }
+
+  saveAllocations(changes: readonly [string, number | null][]): void {
+    try {
+      this.allocationTx.immediate(changes);
+    } catch (error) {
+      throw storageError(this.path, 'allocation write failed, nothing was changed', error);
+    }
+    for (const [name, value] of changes) {
+      if (value === null) this.cachedAllocations.delete(name);
+      else this.cachedAllocations.set(name, value);
     }
   }
 

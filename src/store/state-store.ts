@@ -19,3 +19,10 @@ export interface StateStore {
   commit(changes: readonly Change[], revision: number): void;
   close(): void;
 }
+
+/** Numbers allocated once and kept across restarts (routing tables per routing domain). */
+export interface AllocationStore {
+  allocations(): ReadonlyMap<string, number>;
+  /** Sets (number) or frees (null) allocations; durable when it returns. */
+  saveAllocations(changes: readonly [name: string, value: number | null][]): void;
+}
