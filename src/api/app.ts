@@ -7,6 +7,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { ConfigService } from '../control/config-service.js';
+import type { DatapathStats } from '../datapath/engine.js';
 import { ErrorCode, NvgwError } from '../model/errors.js';
 import type { KindName } from '../model/resources.js';
 import { KIND_NAMES, keyParamNames, kindOf } from '../model/resources.js';
@@ -25,6 +26,8 @@ export interface AppOptions {
   status?: () => Record<string, unknown>;
   /** Readiness beyond "the state is loaded" (e.g. the first reconcile finished). */
   ready?: () => boolean;
+  /** Data-path counters; absent when the gateway runs without a data path. */
+  stats?: () => DatapathStats;
 }
 
 const VERSION = '0.1.0';
@@ -57,7 +60,7 @@ export function createApp(options: AppOptions): express.Express {
   app.set('etag', false); // ETags here are state revisions, set explicitly, not body hashes
   app.set('query parser', 'simple');
 
-  const metrics = createApiMetrics({ counts: () => service.counts(), revision: () => Number(service.etag.replaceAll('"', '')) });
+  const metrics = createApiMetrics({ counts: () => service.counts(), revision: () => Number(service.etag.replaceAll('"', '')), ...(options.stats ? { datapath: options.stats } : {}) });
   const openapi = buildOpenApi(VERSION);
 
   app.use(
@@ -101,6 +104,11 @@ export function createApp(options: AppOptions): express.Express {
       counts: service.counts(),
       ...(options.status?.() ?? {}),
     });
+  });
+
+  app.get('/v1/stats', (_req, res) => {
+    if (!options.stats) throw new NvgwError(ErrorCode.DatapathDisabled, 'this gateway runs without a data path (datapath.fabricInterface is empty): there are no packet counters');
+    res.json(options.stats());
   });
 
   app.get('/v1/config', (_req, res) => {

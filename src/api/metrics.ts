@@ -3,13 +3,14 @@ import type { RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { KindName } from '../model/resources.js';
 import { KIND_NAMES } from '../model/resources.js';
+import type { DatapathStats } from '../datapath/engine.js';
 
 export interface ApiMetrics {
   registry: Registry;
   middleware: RequestHandler;
 }
 
-export function createApiMetrics(source: { counts(): Record<KindName, number>; revision(): number }): ApiMetrics {
+export function createApiMetrics(source: { counts(): Record<KindName, number>; revision(): number; datapath?: () => DatapathStats }): ApiMetrics {
   const registry = new Registry();
   // Process RSS, heap and event-loop lag: what an operator checks first when the API slows.
   collectDefaultMetrics({ register: registry, prefix: 'nvgw_' });
@@ -44,6 +45,47 @@ export function createApiMetrics(source: { counts(): Record<KindName, number>; r
       this.set(source.revision());
     },
   });
+
+  const datapath = source.datapath;
+  if (datapath) {
+    // Read from the worker's shared counters at scrape time: nothing is pushed per packet.
+    new Counter({
+      name: 'nvgw_datapath_drops_total',
+      help: 'Packets the data path dropped, by named reason (src/packet/drop-reasons.ts)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, value] of Object.entries(datapath().drops)) if (value.packets > 0) this.inc({ reason }, value.packets);
+      },
+    });
+    new Counter({
+      name: 'nvgw_datapath_vsid_packets_total',
+      help: 'Packets per VSID and direction (decap: fabric to tenant; encap: tenant to fabric)',
+      labelNames: ['vsid', 'direction'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const v of datapath().vsids) {
+          this.inc({ vsid: String(v.virtualSubnetId), direction: 'decap' }, v.decapPackets);
+          this.inc({ vsid: String(v.virtualSubnetId), direction: 'encap' }, v.encapPackets);
+        }
+      },
+    });
+    new Counter({
+      name: 'nvgw_datapath_vsid_bytes_total',
+      help: 'Inner bytes per VSID and direction',
+      labelNames: ['vsid', 'direction'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const v of datapath().vsids) {
+          this.inc({ vsid: String(v.virtualSubnetId), direction: 'decap' }, v.decapBytes);
+          this.inc({ vsid: String(v.virtualSubnetId), direction: 'encap' }, v.encapBytes);
+        }
+      },
+    });
+  }
 
   const middleware: RequestHandler = (req, res, next) => {
     const start = process.hrtime.bigint();

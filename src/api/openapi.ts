@@ -145,6 +145,25 @@ export function buildOpenApi(version: string): Record<string, unknown> {
       diff: { type: 'object', additionalProperties: false, required: KIND_NAMES, properties: diffProps },
     },
   };
+  const counter = { type: 'object', additionalProperties: false, required: ['packets', 'bytes'], properties: { packets: { type: 'number' }, bytes: { type: 'number' } } };
+  schemas.Stats = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['drops', 'events', 'vsids'],
+    properties: {
+      drops: { type: 'object', additionalProperties: counter },
+      events: { type: 'object', additionalProperties: counter },
+      vsids: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['virtualSubnetId', 'decapPackets', 'decapBytes', 'encapPackets', 'encapBytes', 'dropPackets', 'dropBytes'],
+          properties: Object.fromEntries(['virtualSubnetId', 'decapPackets', 'decapBytes', 'encapPackets', 'encapBytes', 'dropPackets', 'dropBytes'].map((k) => [k, { type: 'number' }])),
+        },
+      },
+    },
+  };
   schemas.Status = {
     type: 'object',
     required: ['version', 'uptimeSeconds', 'etag', 'counts'],
@@ -174,6 +193,13 @@ export function buildOpenApi(version: string): Record<string, unknown> {
         200: { description: 'Applied (durable), or the dry-run diff', headers: { ETag: { schema: { type: 'string' } } }, content: jsonContent(ref('PutConfigResult')) },
         ...errorResponses(400, 401, 409, 412, 413, 415, 422, 503),
       },
+    },
+  };
+  paths['/v1/stats'] = {
+    get: {
+      operationId: 'getStats',
+      summary: 'Data-path counters: drops by named reason, events, packets and bytes per VSID',
+      responses: { 200: { description: 'Counters since the gateway started', content: jsonContent(ref('Stats')) }, ...errorResponses(401, 503) },
     },
   };
   paths['/v1/status'] = { get: { operationId: 'getStatus', summary: 'Gateway status', responses: { 200: { description: 'Status', content: jsonContent(ref('Status')) }, ...errorResponses(401) } } };

@@ -51,6 +51,19 @@ interface CompiledVsid {
   templates: Map<number, EncapTemplate>;
 }
 
+function compileVsid(table: VsidTable): CompiledVsid {
+  const byCa = new Map<number, RecordEntry>();
+  const byMac = new Map<number, RecordEntry>();
+  const pas = new Set<number>();
+  for (const record of table.records) {
+    if (record.ca >= 0) byCa.set(record.ca, record);
+    byMac.set(record.mac, record);
+    pas.add(record.pa);
+  }
+  if (table.wildcardPa >= 0) pas.add(table.wildcardPa);
+  return { table, byCa, byMac, pas, floodPas: [...pas], templates: new Map() };
+}
+
 /** A port with the transmit batch being filled for it in the current round. */
 class Egress {
   readonly tx: TxBatch;
@@ -123,25 +136,21 @@ export class Dataplane {
     return this.generation;
   }
 
-  /** Replaces the tables (control-plane time: builds Maps, never per packet). */
+  /** Applies a full or incremental table update (control-plane time: builds Maps, never per packet). */
   setTables(tables: DatapathTables): void {
-    const vsids = new Map<number, CompiledVsid>();
-    for (const table of tables.vsids) {
-      const byCa = new Map<number, RecordEntry>();
-      const byMac = new Map<number, RecordEntry>();
-      const pas = new Set<number>();
-      for (const record of table.records) {
-        if (record.ca >= 0) byCa.set(record.ca, record);
-        byMac.set(record.mac, record);
-        pas.add(record.pa);
-      }
-      if (table.wildcardPa >= 0) pas.add(table.wildcardPa);
-      vsids.set(table.vsid, { table, byCa, byMac, pas, floodPas: [...pas], templates: new Map() });
-    }
-    this.vsids = vsids;
+    if (tables.full) this.vsids = new Map();
+    for (const vsid of tables.removedVsids) this.vsids.delete(vsid);
+    for (const table of tables.vsids) this.vsids.set(table.vsid, compileVsid(table));
     this.gatewayPas = new Set(tables.gatewayPas);
     this.legacyKeyPas = new Set(tables.legacyKeyPas);
-    this.nextHops = new Map(tables.nextHops);
+    if (tables.full) this.nextHops = new Map();
+    let nextHopsChanged = false;
+    for (const [pa, nextHop] of tables.nextHops) {
+      if (this.nextHops.get(pa) !== nextHop) nextHopsChanged = true;
+      this.nextHops.set(pa, nextHop);
+    }
+    // A PA behind a different next hop needs a new template in every VSID that uses it.
+    if (nextHopsChanged) for (const entry of this.vsids.values()) entry.templates.clear();
     this.ttl = tables.ttl;
     this.generation = tables.generation;
     // Resolve every provider next hop now, so a VM that moved to a new host is reachable

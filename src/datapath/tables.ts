@@ -41,14 +41,21 @@ export interface VsidTable {
   wildcardPa: number;
 }
 
+/**
+ * One update of the data path's tables. A full update carries every VSID and `full: true`
+ * (VSIDs not in it are removed); an incremental one carries only the VSIDs a change
+ * touched, so one lookup-record change costs one VSID's rebuild, not the whole state's.
+ */
 export interface DatapathTables {
-  /** Increases with every build, so the worker can report what it runs. */
+  /** Increases with every update, so the worker can report what it runs. */
   generation: number;
+  full: boolean;
   gatewayPas: number[];
   /** Outer TTL of encapsulated packets. */
   ttl: number;
   vsids: VsidTable[];
-  /** For each remote PA: the provider next hop (the PA itself when on-link), or -1 when unreachable. */
+  removedVsids: number[];
+  /** For remote PAs: the provider next hop (the PA itself when on-link), or -1 when unreachable. Upserted. */
   nextHops: [pa: number, nextHop: number][];
   /** PAs that speak the pre-KB2779768 key format (FlowID<<24 | VSID). */
   legacyKeyPas: number[];
@@ -94,13 +101,26 @@ export function isGatewayRecord(record: LookupRecord, gatewayPas: Set<number>): 
   return gatewayPas.has(ipv4ToNumber(record.providerAddress));
 }
 
-export function buildTables(state: DesiredState, generation: number, slotOf: (vsid: number) => number): TableBuild {
+/**
+ * Builds the tables for `only` the given VSIDs (an incremental update; VSIDs in `only`
+ * that no longer exist are listed as removed), or for every VSID when `only` is omitted.
+ */
+export function buildTables(state: DesiredState, generation: number, slotOf: (vsid: number) => number, only?: ReadonlySet<number>): TableBuild {
   const gatewayPas = gatewayPasOf(state);
   const notForwarded: NotForwardedRecord[] = [];
   const vsids: VsidTable[] = [];
+  const removedVsids: number[] = [];
   const remotePas = new Set<number>();
 
-  for (const subnet of state.list('virtualSubnets')) {
+  const subnets = only
+    ? [...only].flatMap((vsid) => {
+        const subnet = state.get('virtualSubnets', String(vsid));
+        if (!subnet) removedVsids.push(vsid);
+        return subnet ? [subnet] : [];
+      })
+    : [...state.list('virtualSubnets')];
+
+  for (const subnet of subnets) {
     const vsid = subnet.virtualSubnetId;
     const table: VsidTable = {
       vsid,
@@ -145,9 +165,11 @@ export function buildTables(state: DesiredState, generation: number, slotOf: (vs
   return {
     tables: {
       generation,
+      full: only === undefined,
       gatewayPas: [...gatewayPas],
       ttl: 64,
       vsids,
+      removedVsids,
       nextHops: [...remotePas].map((pa) => [pa, nextHopFor(state, pa)]),
       legacyKeyPas: [],
     },

@@ -21,6 +21,7 @@ export const ErrorCode = {
   PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
   Unauthorized: 'UNAUTHORIZED',
   StorageFailed: 'STORAGE_FAILED',
+  DatapathDisabled: 'DATAPATH_DISABLED',
   Internal: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,201 @@
+/**
+ * Desired state -> kernel, firewall and data path, safe to repeat (kube-router style):
+ * every pass computes the whole intent and lets each adapter make its world match it.
+ *
+ * Two speeds. The data path's tables are updated at once, incrementally, for the VSIDs a
+ * change touched: a live-migrated VM's new PA reaches the next packet. The kernel and the
+ * firewall are reconciled in a coalesced pass right after (and on a resync timer, which
+ * repairs drift such as a route someone deleted by hand). Passes never overlap.
+ */
+import type { Logger } from 'pino';
+import type { ConfigService } from '../control/config-service.js';
+import type { DatapathPort } from '../datapath/engine.js';
+import type { TenantSpec } from '../datapath/messages.js';
+import type { NotForwardedRecord } from '../datapath/tables.js';
+import { buildTables, gatewayPasOf } from '../datapath/tables.js';
+import type { FirewallPort } from '../firewall/iptables.js';
+import type { Backend, KernelIntent } from '../kernel/intent.js';
+import type { Change } from '../model/desired-state.js';
+import type { AllocationStore } from '../store/state-store.js';
+import type { TenantKind } from './kernel-intent.js';
+import { buildKernelIntent } from './kernel-intent.js';
+
+/** The kernel adapter as the reconciler uses it. */
+export interface KernelReconciler {
+  detectBackend(): Promise<Backend>;
+  /** Makes the kernel match the intent; returns the objects that failed (the rest are applied). */
+  reconcile(intent: KernelIntent): Promise<{ failed: { object: string; error: string }[] }>;
+}
+
+export interface ReconcilerOptions {
+  tenantKind: TenantKind;
+  /** PA MTU; tenant interfaces get this minus the 42 bytes of NVGRE overhead. */
+  paMtu: number;
+  fabricIfname: string;
+  resyncMs: number;
+  /** First routing table number to allocate. */
+  firstTable: number;
+}
+
+export interface ReconcileStatus {
+  backend: Backend | 'unknown';
+  passes: number;
+  lastPass?: { at: string; durationMs: number; failed: { object: string; error: string }[]; firewallError?: string };
+  notForwarded: NotForwardedRecord[];
+  tables: Record<string, number>;
+}
+
+const TABLE_PREFIX = 'table:';
+
+export class Reconciler {
+  private backend: Backend | undefined;
+  private generation = 0;
+  private passes = 0;
+  private lastPass: ReconcileStatus['lastPass'];
+  private notForwarded: NotForwardedRecord[] = [];
+  private running: Promise<void> | undefined;
+  private again = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly service: ConfigService,
+    private readonly allocations: AllocationStore,
+    private readonly kernel: KernelReconciler,
+    private readonly firewall: FirewallPort,
+    private readonly datapath: DatapathPort,
+    private readonly logger: Logger,
+    private readonly options: ReconcilerOptions,
+  ) {}
+
+  /** Detects the backend, brings everything to the desired state, and starts listening. */
+  async start(): Promise<void> {
+    this.backend = await this.kernel.detectBackend();
+    this.logger.info({ backend: this.backend }, this.backend === 'vrf' ? 'kernel has VRF: one VRF device per routing domain' : 'kernel has no VRF: routing domains are tables selected by ip rules (policy routing)');
+    this.allocateTables();
+    await this.kernelPass();
+    const build = buildTables(this.service.current, ++this.generation, (vsid) => this.datapath.slotOf(vsid));
+    this.notForwarded = build.notForwarded;
+    await this.datapath.start(this.options.fabricIfname, [...gatewayPasOf(this.service.current)], build.tables, this.tenantSpecs());
+    this.service.onChange((changes) => this.onChange(changes));
+    this.timer = setInterval(() => this.schedule(), this.options.resyncMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+    await this.datapath.stop();
+  }
+
+  status(): ReconcileStatus {
+    return {
+      backend: this.backend ?? 'unknown',
+      passes: this.passes,
+      ...(this.lastPass ? { lastPass: this.lastPass } : {}),
+      notForwarded: this.notForwarded,
+      tables: Object.fromEntries([...this.allocations.allocations()].filter(([name]) => name.startsWith(TABLE_PREFIX)).map(([name, table]) => [name.slice(TABLE_PREFIX.length), table])),
+    };
+  }
+
+  /** Resolves once the kernel/firewall pass that follows every change so far has finished. */
+  async settled(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private onChange(changes: readonly Change[]): void {
+    const touched = new Set<number>();
+    let global = false;
+    for (const change of changes) {
+      if (change.kind === 'lookupRecords') touched.add(Number(change.key.split('|')[0]));
+      else if (change.kind === 'virtualSubnets') touched.add(Number(change.key));
+      else if (change.kind === 'providerAddresses' || change.kind === 'providerRoutes') global = true;
+    }
+    if (changes.some((c) => c.kind === 'virtualSubnets' && c.item === null)) {
+      for (const c of changes) if (c.kind === 'virtualSubnets' && c.item === null) this.datapath.releaseSlot(Number(c.key));
+    }
+    if (global || touched.size > 0) {
+      // The data path first: this is the live-migration path, measured from the API's 2xx.
+      const build = buildTables(this.service.current, ++this.generation, (vsid) => this.datapath.slotOf(vsid), global ? undefined : touched);
+      this.datapath.update(build.tables);
+      if (global) this.notForwarded = build.notForwarded;
+      else this.notForwarded = [...this.notForwarded.filter((r) => !touched.has(r.virtualSubnetId)), ...build.notForwarded];
+    }
+    this.schedule();
+  }
+
+  /** Runs a kernel/firewall pass now, or right after the one in progress. */
+  private schedule(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        this.allocateTables();
+        await this.kernelPass();
+        this.datapath.setTenants(this.tenantSpecs());
+      } while (this.again && !this.stopped);
+    })()
+      .catch((error: unknown) => this.logger.error({ err: error }, 'reconcile pass failed'))
+      .finally(() => {
+        this.running = undefined;
+      });
+  }
+
+  private async kernelPass(): Promise<void> {
+    const started = Date.now();
+    const state = this.service.current;
+    const intent = buildKernelIntent(state, {
+      backend: this.backend!,
+      tenantKind: this.options.tenantKind,
+      tenantMtu: this.options.paMtu - 42,
+      tableOf: (rd) => this.allocations.allocations().get(`${TABLE_PREFIX}${rd}`)!,
+    });
+    const report = await this.kernel.reconcile(intent);
+    let firewallError: string | undefined;
+    try {
+      await this.firewall.apply({
+        gatewayPas: [...state.list('providerAddresses')].map((pa) => pa.providerAddress).filter((pa) => !pa.includes(':')),
+        domainMarks:
+          this.backend === 'policy-routing'
+            ? intent.domains.flatMap((d) => d.subnets.map((s) => ({ ifname: s.ifname, mark: d.mark, routingDomainId: d.routingDomainId, vsid: s.vsid })))
+            : [],
+      });
+    } catch (error) {
+      firewallError = (error as Error).message;
+      this.logger.error({ err: error }, 'firewall rules not applied; the previous rules stay in force');
+    }
+    this.passes++;
+    this.lastPass = { at: new Date(started).toISOString(), durationMs: Date.now() - started, failed: report.failed, ...(firewallError ? { firewallError } : {}) };
+    if (report.failed.length > 0) this.logger.error({ failed: report.failed }, 'some kernel objects could not be reconciled');
+  }
+
+  private tenantSpecs(): TenantSpec[] {
+    return [...this.service.current.list('virtualSubnets')].map((subnet) => ({
+      vsid: subnet.virtualSubnetId,
+      ifname: this.options.tenantKind === 'tap' ? `nvgw-t${subnet.virtualSubnetId}` : `nvgw-d${subnet.virtualSubnetId}`,
+      kind: this.options.tenantKind,
+    }));
+  }
+
+  /** Routing tables are allocated once per domain and persisted, so a restart finds the same numbers. */
+  private allocateTables(): void {
+    const current = this.allocations.allocations();
+    const used = new Set(current.values());
+    const wanted = new Set([...this.service.current.list('routingDomains')].map((rd) => `${TABLE_PREFIX}${rd.routingDomainId}`));
+    const changes: [string, number | null][] = [];
+    let next = this.options.firstTable;
+    for (const name of wanted) {
+      if (current.has(name)) continue;
+      while (used.has(next)) next++;
+      used.add(next);
+      changes.push([name, next]);
+    }
+    for (const name of current.keys()) if (name.startsWith(TABLE_PREFIX) && !wanted.has(name)) changes.push([name, null]);
+    if (changes.length > 0) this.allocations.saveAllocations(changes);
+  }
+}
