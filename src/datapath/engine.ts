@@ -3,7 +3,7 @@
  * updates and tenant ports, and reads its counters from shared memory (no round trip).
  */
 import { Worker } from 'node:worker_threads';
-import type { CounterSnapshot , VSID_COLUMNS } from './counters.js';
+import type { CounterSnapshot, VSID_COLUMNS } from './counters.js';
 import { CounterReader, createCounterMemory, MAX_VSID_SLOTS } from './counters.js';
 import type { FromWorker, TenantSpec, ToWorker, WorkerInit } from './messages.js';
 import type { DatapathTables } from './tables.js';
