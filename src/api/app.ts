@@ -124,7 +124,7 @@ export function createApp(options: AppOptions): express.Express {
   for (const name of KIND_NAMES) mountCollection(app, name, service, json);
 
   app.use((req, _res, next) => {
-    next(new NvgwError(ErrorCode.NotFound, `no route ${req.method} ${req.path}; see /v1/openapi.json`));
+    next(new NvgwError(ErrorCode.NoSuchRoute, `no route ${req.method} ${req.path}; see /v1/openapi.json`));
   });
   app.use(errorHandler(logger));
   return app;
@@ -147,17 +147,17 @@ function mountCollection(app: express.Express, name: KindName, service: ConfigSe
   });
   app.post(base, requireJson, json, (req, res) => {
     const item = service.create(name, req.body);
-    res.status(201).location(location(item)).json(item);
+    res.status(201).location(location(item)).set('ETag', service.etag).json(item);
   });
   app.get(itemPath, (req, res) => {
     res.json(service.get(name, segments(req)));
   });
   app.put(itemPath, requireJson, json, (req, res) => {
     const { item, created } = service.put(name, segments(req), req.body);
-    res.status(created ? 201 : 200).json(item);
+    res.status(created ? 201 : 200).set('ETag', service.etag).json(item);
   });
   app.delete(itemPath, (req, res) => {
     const plan = service.remove(name, segments(req), flag(req, 'cascade'));
-    res.json({ deleted: plan.map((change) => ({ kind: change.kind, key: change.key })) });
+    res.set('ETag', service.etag).json({ deleted: plan.map((change) => ({ kind: change.kind, key: change.key })) });
   });
 }

@@ -21,12 +21,13 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   MALFORMED_REQUEST: 400,
   MALFORMED_JSON: 400,
   NOT_FOUND: 404,
+  NO_SUCH_ROUTE: 404,
   PRECONDITION_FAILED: 412,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UNAUTHORIZED: 401,
   STORAGE_FAILED: 503,
-  DATAPATH_DISABLED: 503,
+  DATAPATH_DISABLED: 501,
   INTERNAL: 500,
 };
 
@@ -72,6 +73,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     // RFC 9110 section 15.5.2 / RFC 6750 section 3: a 401 names the scheme to use.
     if (error.code === ErrorCode.Unauthorized) res.set('WWW-Authenticate', 'Bearer realm="nvgw"');
+    // A failed commit changed nothing; the client may simply try again.
+    if (error.code === ErrorCode.StorageFailed) res.set('Retry-After', '1');
     res.status(HTTP_STATUS[error.code]).json(errorBody(error));
   };
 }

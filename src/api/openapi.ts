@@ -9,21 +9,34 @@ import { itemSchema, inputSchema, KIND_NAMES, keyParamNames, kindOf } from '../m
 
 const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
 const jsonContent = (schema: JsonSchema) => ({ 'application/json': { schema } });
-const pascal = (name: string): string => name[0]!.toUpperCase() + name.slice(1, name.endsWith('s') ? -1 : undefined);
+/** "provider address" -> "ProviderAddress". */
+const pascal = (singular: string): string => singular.split(' ').map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
 
 const errorResponses = (...statuses: number[]): Record<string, unknown> =>
-  Object.fromEntries(statuses.map((s) => [String(s), { description: ERROR_TEXT[s] ?? 'Error', content: jsonContent(ref('Error')) }]));
+  Object.fromEntries(
+    statuses.map((s) => [
+      String(s),
+      {
+        description: ERROR_TEXT[s] ?? 'Error',
+        ...(s === 401 ? { headers: { 'WWW-Authenticate': { schema: { type: 'string' } } } } : {}),
+        ...(s === 503 ? { headers: { 'Retry-After': { schema: { type: 'string' } } } } : {}),
+        content: jsonContent(ref('Error')),
+      },
+    ]),
+  );
+const ETAG_HEADER = { ETag: { description: 'The state revision after this change (as GET /v1/config reports it)', schema: { type: 'string' } } };
 
 const ERROR_TEXT: Record<number, string> = {
   400: 'Malformed request (bad JSON, undecodable body or URL, key mismatch)',
   401: 'Missing or wrong bearer token / client certificate',
-  404: 'No such object',
+  404: 'No such object (NOT_FOUND), or no such route (NO_SUCH_ROUTE)',
   409: 'Conflicts with the current state (duplicate, VSID in another domain, still referenced)',
   412: 'If-Match does not match the current ETag',
   413: 'Body larger than api.bodyLimit',
   415: 'Body is not application/json',
   422: 'Validation failed (field values, references, on-link rule)',
-  503: 'The state store failed; nothing was changed',
+  501: 'This gateway runs without a data path (DATAPATH_DISABLED)',
+  503: 'The state store failed; nothing was changed (STORAGE_FAILED); retry after Retry-After',
 };
 
 export function buildOpenApi(version: string): Record<string, unknown> {
@@ -61,7 +74,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
 
   for (const name of KIND_NAMES) {
     const kind = kindOf(name);
-    const typeName = pascal(name);
+    const typeName = pascal(kind.singular);
     schemas[typeName] = itemSchema(kind);
     schemas[`${typeName}Input`] = inputSchema(kind);
     documentProps[name] = { type: 'array', items: ref(typeName) };
@@ -104,7 +117,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
         summary: `Create a ${kind.singular}`,
         requestBody: { required: true, content: jsonContent(ref(`${typeName}Input`)) },
         responses: {
-          201: { description: 'Created (durable)', headers: { Location: { schema: { type: 'string' } } }, content: jsonContent(ref(typeName)) },
+          201: { description: 'Created (durable)', headers: { Location: { schema: { type: 'string' } }, ...ETAG_HEADER }, content: jsonContent(ref(typeName)) },
           ...errorResponses(400, 401, 409, 413, 415, 422, 503),
         },
       },
@@ -118,8 +131,8 @@ export function buildOpenApi(version: string): Record<string, unknown> {
         summary: `Create or replace one ${kind.singular}; key fields may be left out of the body`,
         requestBody: { required: true, content: jsonContent(ref(`${typeName}Input`)) },
         responses: {
-          200: { description: 'Replaced (durable)', content: jsonContent(ref(typeName)) },
-          201: { description: 'Created (durable)', content: jsonContent(ref(typeName)) },
+          200: { description: 'Replaced (durable)', headers: ETAG_HEADER, content: jsonContent(ref(typeName)) },
+          201: { description: 'Created (durable)', headers: ETAG_HEADER, content: jsonContent(ref(typeName)) },
           ...errorResponses(400, 401, 409, 413, 415, 422, 503),
         },
       },
@@ -127,7 +140,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
         operationId: `delete${typeName}`,
         summary: `Delete one ${kind.singular}; 409 while referenced unless ?cascade=true`,
         parameters: [{ name: 'cascade', in: 'query', required: false, schema: { type: 'boolean' } }],
-        responses: { 200: { description: 'Deleted (durable)', content: jsonContent(ref('Deleted')) }, ...errorResponses(400, 401, 404, 409, 422, 503) },
+        responses: { 200: { description: 'Deleted (durable)', headers: ETAG_HEADER, content: jsonContent(ref('Deleted')) }, ...errorResponses(400, 401, 404, 409, 422, 503) },
       },
     };
   }
@@ -199,7 +212,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     get: {
       operationId: 'getStats',
       summary: 'Data-path counters: drops by named reason, events, packets and bytes per VSID',
-      responses: { 200: { description: 'Counters since the gateway started', content: jsonContent(ref('Stats')) }, ...errorResponses(401, 503) },
+      responses: { 200: { description: 'Counters since the gateway started', content: jsonContent(ref('Stats')) }, ...errorResponses(401, 501) },
     },
   };
   paths['/v1/status'] = { get: { operationId: 'getStatus', summary: 'Gateway status', responses: { 200: { description: 'Status', content: jsonContent(ref('Status')) }, ...errorResponses(401) } } };

@@ -14,6 +14,7 @@ export const ErrorCode = {
   AlreadyExists: 'ALREADY_EXISTS',
   KeyMismatch: 'KEY_MISMATCH',
   NotFound: 'NOT_FOUND',
+  NoSuchRoute: 'NO_SUCH_ROUTE',
   PreconditionFailed: 'PRECONDITION_FAILED',
   MalformedJson: 'MALFORMED_JSON',
   MalformedRequest: 'MALFORMED_REQUEST',

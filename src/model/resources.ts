@@ -313,7 +313,7 @@ export function inputSchema(kind: ResourceKind): JsonSchema {
   const properties: Record<string, JsonSchema> = {};
   const required: string[] = [];
   for (const [field, spec] of Object.entries(kind.fields) as [string, FieldSpec][]) {
-    properties[field] = { ...spec.type.schema, description: spec.description };
+    properties[field] = { ...spec.type.schema, description: spec.description, ...(spec.default !== undefined && spec.default !== '' ? { default: spec.default } : {}) };
     if (spec.default === undefined) required.push(field);
   }
   return { type: 'object', additionalProperties: false, required, properties };

@@ -47,7 +47,7 @@ describe('the OpenAPI response checker', () => {
   it('fails anything but a 404 error body for a route outside the document', async () => {
     const { openapi } = await setup();
     const checker = responseChecker(openapi);
-    checker.check('get', '/v1/nothing', response(404, { code: 'NOT_FOUND', message: 'x', details: [] }));
+    checker.check('get', '/v1/nothing', response(404, { code: 'NO_SUCH_ROUTE', message: 'x', details: [] }));
     assert.throws(() => checker.check('get', '/v1/nothing', response(200, {})), /not in the OpenAPI document/);
   });
 

@@ -96,10 +96,10 @@ describe('unknown routes', () => {
     ['delete', '/v1/config'],
     ['post', '/v1/routing-domains/extra/segments/here'],
   ] as const) {
-    it(`${method.toUpperCase()} ${url} is 404 NOT_FOUND with the error body`, async () => {
+    it(`${method.toUpperCase()} ${url} is 404 NO_SUCH_ROUTE with the error body`, async () => {
       const { request } = await setup();
       const test = request[method](url);
-      const body = assertError(await (method === 'get' || method === 'delete' ? test : test.send({})), 404, 'NOT_FOUND');
+      const body = assertError(await (method === 'get' || method === 'delete' ? test : test.send({})), 404, 'NO_SUCH_ROUTE');
       assert.match(body.message, /openapi\.json/);
       assert.deepEqual(body.details, []);
     });
