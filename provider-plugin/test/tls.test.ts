@@ -1,15 +1,17 @@
 /**
  * https gateways: the client trusts the CA it is given, authenticates with a client
  * certificate (mTLS) instead of a token, and does not retry a certificate that fails.
- * The certificates are throwaway test material (fixtures/tls/README.md).
+ * The certificates are made with openssl at test time (the root's test/support/pki.ts).
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NvgwClient } from '../src/client/client.js';
 import { NvgwApiError, NvgwConnectionError } from '../src/client/errors.js';
 import type { TestGateway } from './support/gateway.js';
-import { cliEnv, fixture, spawnCli, startTestGateway } from './support/gateway.js';
+import { cliEnv, ROOT, spawnCli, startTestGateway } from './support/gateway.js';
 
 describe('https and mTLS', () => {
   let gateway: TestGateway;
@@ -17,15 +19,24 @@ describe('https and mTLS', () => {
   let cert: string;
   let key: string;
 
+  let pkiDir: string;
+  const pkiFiles: Record<string, string> = {};
+
   before(async () => {
+    pkiDir = await mkdtemp(join(tmpdir(), 'nvgwctl-pki-'));
+    const { makeTestPki } = (await import(new URL('dist/test/support/pki.js', ROOT).href)) as { makeTestPki: (dir: string) => Record<string, string> };
+    Object.assign(pkiFiles, makeTestPki(pkiDir));
     gateway = await startTestGateway({
-      NVGW_API_TLS_CERT: fixture('tls/server.pem'),
-      NVGW_API_TLS_KEY: fixture('tls/server.key'),
-      NVGW_API_TLS_CLIENT_CA: fixture('tls/ca.pem'),
+      NVGW_API_TLS_CERT: pkiFiles.serverCert!,
+      NVGW_API_TLS_KEY: pkiFiles.serverKey!,
+      NVGW_API_TLS_CLIENT_CA: pkiFiles.ca!,
     });
-    [ca, cert, key] = await Promise.all(['tls/ca.pem', 'tls/client.pem', 'tls/client.key'].map((f) => readFile(fixture(f), 'utf8'))) as [string, string, string];
+    [ca, cert, key] = (await Promise.all([pkiFiles.ca!, pkiFiles.clientCert!, pkiFiles.clientKey!].map((f) => readFile(f, 'utf8')))) as [string, string, string];
   });
-  after(() => gateway.close());
+  after(async () => {
+    await gateway.close();
+    await rm(pkiDir, { recursive: true, force: true });
+  });
 
   it('serves https and is reached with the bearer token and the CA', async () => {
     assert.match(gateway.url, /^https:/);
@@ -50,7 +61,7 @@ describe('https and mTLS', () => {
   });
 
   it('takes --ca, --cert and --key on the command line', async () => {
-    const result = await spawnCli(['status', '-o', 'json', '--ca', fixture('tls/ca.pem'), '--cert', fixture('tls/client.pem'), '--key', fixture('tls/client.key')], { env: { NVGW_URL: cliEnv(gateway).NVGW_URL! } });
+    const result = await spawnCli(['status', '-o', 'json', '--ca', pkiFiles.ca!, '--cert', pkiFiles.clientCert!, '--key', pkiFiles.clientKey!], { env: { NVGW_URL: cliEnv(gateway).NVGW_URL! } });
     assert.equal(result.code, 0, result.stderr);
     assert.ok(JSON.parse(result.stdout).counts);
   });

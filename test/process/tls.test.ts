@@ -1,27 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { GatewayProcess, StateDir } from '../support/gateway-process.js';
 import { makeStateDir, startGatewayProcess } from '../support/gateway-process.js';
-
-function openssl(args: string[], cwd: string): void {
-  execFileSync('openssl', args, { cwd, stdio: 'pipe' });
-}
-
-/** A CA, a server certificate for 127.0.0.1 and a client certificate, all made here. */
-function makePki(dir: string, caName = 'nvgw-test-ca'): void {
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', `/CN=${caName}`], dir);
-  for (const [name, extra] of [
-    ['server', ['-addext', 'subjectAltName=IP:127.0.0.1']],
-    ['client', []],
-  ] as const) {
-    openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=nvgw-test-${name}`, ...extra], dir);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-copy_extensions', 'copy'], dir);
-  }
-}
+import { makeTestPki } from '../support/pki.js';
 
 function get(url: string, options: https.RequestOptions): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -40,9 +24,9 @@ describe('the API over TLS with client certificates (mTLS)', () => {
   const pem = (name: string, from = pki) => readFileSync(join(from.path, name));
   before(async () => {
     pki = makeStateDir('nvgw-pki-');
-    makePki(pki.path);
+    makeTestPki(pki.path);
     rogue = makeStateDir('nvgw-rogue-pki-');
-    makePki(rogue.path, 'rogue-ca');
+    makeTestPki(rogue.path, 'rogue-ca');
     dir = makeStateDir('nvgw-tls-', { api: { tls: { cert: join(pki.path, 'server.pem'), key: join(pki.path, 'server.key'), clientCa: join(pki.path, 'ca.pem') } } });
     gw = await startGatewayProcess(dir);
   });

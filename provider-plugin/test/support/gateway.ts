@@ -17,7 +17,8 @@ import { KIND_NAMES } from '../../src/client/types.js';
 import type { CliIo } from '../../src/cli/main.js';
 import { main } from '../../src/cli/main.js';
 
-const ROOT = new URL('../../../../', import.meta.url);
+/** The repository root (the gateway's own build lives in its dist/). */
+export const ROOT = new URL('../../../../', import.meta.url);
 export const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 export const NVGWCTL = fileURLToPath(new URL('../../../bin/nvgwctl.js', import.meta.url));
 
