@@ -1,0 +1,76 @@
+// nvgw_io: batched, zero-copy packet I/O for the data path (AF_PACKET rings and taps).
+//
+// Module init is context-aware (Napi::Addon / NODE_API_ADDON): each JavaScript
+// environment that loads the addon — the main thread and every worker_thread — gets its
+// own instance with its own class constructors, and there is no global mutable state.
+// A port object must be used only by the thread that created it.
+#include <napi.h>
+#include <poll.h>
+
+#include <cerrno>
+
+#include "common.h"
+#include "packet_port.h"
+#include "tap_port.h"
+
+namespace nvgw {
+
+class IoAddon : public Napi::Addon<IoAddon> {
+ public:
+  IoAddon(Napi::Env env, Napi::Object exports) {
+    DefineAddon(exports, {
+                             InstanceValue("PacketPort", PacketPort::Init(env), napi_enumerable),
+                             InstanceValue("TapPort", TapPort::Init(env), napi_enumerable),
+                             InstanceMethod<&IoAddon::WaitReadable>("waitReadable", napi_enumerable),
+                             InstanceMethod<&IoAddon::DeleteTap>("deleteTap", napi_enumerable),
+                         });
+  }
+
+ private:
+  // waitReadable(fds: Int32Array, count, timeoutMs) -> bitmask. Blocks the calling thread
+  // in poll(); the data path calls it from its own worker, never from the API's loop.
+  // A descriptor with an error (POLLERR, e.g. ENETDOWN on a packet socket whose link went
+  // down) also sets its bit, so the caller looks at the port instead of sleeping; the
+  // socket error is cleared here so that it is reported once, not on every call.
+  Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      ThrowType(env, "waitReadable needs an Int32Array of descriptors");
+      return env.Undefined();
+    }
+    Napi::Int32Array fds = info[0].As<Napi::Int32Array>();
+    const int64_t count = info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 0;
+    const int64_t timeout = info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : 0;
+    if (count < 0 || count > 32 || size_t(count) > fds.ElementLength()) {
+      ThrowRange(env, "waitReadable takes 0..32 descriptors");
+      return env.Undefined();
+    }
+    struct pollfd set[32];
+    for (int64_t i = 0; i < count; i++) {
+      set[i].fd = fds[size_t(i)];  // a negative fd is ignored by poll()
+      set[i].events = POLLIN;
+      set[i].revents = 0;
+    }
+    const int wait = timeout < 0 ? -1 : int(timeout > 3600000 ? 3600000 : timeout);
+    const int ready = poll(set, nfds_t(count), wait);
+    uint32_t mask = 0;
+    if (ready > 0) {
+      for (int64_t i = 0; i < count; i++) {
+        const short revents = set[i].revents;
+        if (revents == 0) continue;
+        if ((revents & POLLERR) != 0) ClearSocketError(set[i].fd);
+        mask |= uint32_t(1) << i;
+      }
+    }
+    // ready < 0 is EINTR (a signal) or a bad descriptor: both read as "nothing ready".
+    return Napi::Number::New(env, mask);
+  }
+
+  Napi::Value DeleteTap(const Napi::CallbackInfo& info) { return TapPort::Delete(info); }
+};
+
+}  // namespace nvgw
+
+// The macro pastes its argument into identifiers, so it needs an unqualified name.
+using nvgw::IoAddon;
+NODE_API_ADDON(IoAddon)

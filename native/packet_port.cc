@@ -1,0 +1,617 @@
+// AF_PACKET port. References: packet(7) and the kernel's
+// Documentation/networking/packet_mmap.rst ("PACKET_MMAP settings", "Mapping and use of
+// the circular buffer (ring)", "TPACKET_V2 --> TPACKET_V3", "AF_PACKET fanout mode").
+//
+// Two sockets on the same interface, mapped into ONE contiguous virtual range:
+//   [ RX ring: TPACKET_V3 blocks | TX ring: TPACKET_V2 frames ]
+// - The receive socket runs TPACKET_V3: the kernel packs variable-size frames into
+//   blocks and hands over a whole block at a time (a block retires when full or after
+//   tp_retire_blk_tov ms), so one poll wake-up and one walk serve hundreds of frames and
+//   a 64-byte frame takes ~130 bytes of ring instead of a fixed 2 KiB slot.
+// - The transmit socket runs TPACKET_V2, the long-standing frame-based TX ring (V3's TX
+//   ring, added in 4.11, is frame-based too and brings nothing here). PACKET_VERSION is
+//   per socket, hence two sockets. It is bound with protocol 0 so it never receives
+//   (packet_mmap.rst: "avoids an expensive call to packet_rcv()").
+// Each socket's ring is mmap'd with MAP_FIXED into a reservation so that JavaScript sees
+// one ArrayBuffer and every offset handed out (RX frame or TX slot) indexes that buffer.
+#include "packet_port.h"
+
+#include <arpa/inet.h>
+// <net/if.h> before any <linux/...> header: linux/libc-compat.h then skips its own
+// struct ifreq and IFF_* definitions instead of clashing with glibc's.
+#include <net/if.h>
+#include <linux/filter.h>
+#include <linux/if_arp.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+
+namespace nvgw {
+namespace {
+
+// Where a TPACKET_V2 TX frame's data starts when PACKET_TX_HAS_OFF is not set
+// (packet_mmap.rst, "How to use mmap() directly to improve transmission process"):
+// frame base + TPACKET2_HDRLEN - sizeof(struct sockaddr_ll), i.e. right after the
+// 16-byte-aligned header: 32, so every TX data offset is 16-byte aligned.
+constexpr uint32_t kTxDataOffset = TPACKET2_HDRLEN - sizeof(struct sockaddr_ll);
+static_assert(kTxDataOffset == 32, "tpacket2_hdr layout changed");
+
+// The RX ring's nominal frame size: TPACKET_V3 ignores it for layout (frames are packed)
+// but packet_set_ring still checks tp_frame_nr == frames_per_block * tp_block_nr.
+constexpr uint32_t kRxNominalFrame = 2048;
+
+constexpr const char* kOpenWhat = "cannot open packet port on";
+
+uint32_t LoadAcquire(const volatile uint32_t* p) {
+  return __atomic_load_n(const_cast<const uint32_t*>(p), __ATOMIC_ACQUIRE);
+}
+
+// The status word hands the frame or block to the other side, so everything written
+// (or read) before it must be visible first: a release store, which is the smp_wmb the
+// kernel's __packet_set_status pairs with its smp_rmb in __packet_get_status.
+void StoreRelease(volatile uint32_t* p, uint32_t value) {
+  __atomic_store_n(const_cast<uint32_t*>(p), value, __ATOMIC_RELEASE);
+}
+
+bool SetInt(int fd, int level, int name, int value) {
+  return setsockopt(fd, level, name, &value, sizeof(value)) == 0;
+}
+
+uint32_t RoundUp(uint32_t value, uint32_t multiple) {
+  return (value + multiple - 1) / multiple * multiple;
+}
+
+}  // namespace
+
+Napi::Function PacketPort::Init(Napi::Env env) {
+  return DefineClass(env, "PacketPort",
+                     {
+                         InstanceMethod<&PacketPort::Describe>("describe"),
+                         InstanceMethod<&PacketPort::Receive>("receive"),
+                         InstanceMethod<&PacketPort::ReleaseRx>("releaseRx"),
+                         InstanceMethod<&PacketPort::ReserveTx>("reserveTx"),
+                         InstanceMethod<&PacketPort::SendTx>("sendTx"),
+                         InstanceMethod<&PacketPort::Stats>("stats"),
+                         InstanceMethod<&PacketPort::Close>("close"),
+                     });
+}
+
+PacketPort::PacketPort(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PacketPort>(info) {
+  Napi::Env env = info.Env();
+  region_ = std::make_shared<Region>();
+  if (!ArgIfname(info, &ifname_)) return;
+  if (info.Length() < 2 || !info[1].IsObject()) {
+    ThrowType(env, "options must be an object");
+    return;
+  }
+  if (!Open(env, info[1].As<Napi::Object>())) {
+    // Everything acquired so far is owned by region_ and goes with it.
+    region_->Release();
+    base_ = nullptr;
+    return;
+  }
+  buffer_ = Napi::Persistent(ExposeRegion(env, region_));
+}
+
+PacketPort::~PacketPort() {
+  // region_ is shared with the ArrayBuffer's finalizer; the memory and descriptors are
+  // released when the last of the two lets go (or already were, by close()).
+  buffer_.Reset();
+}
+
+bool PacketPort::Open(Napi::Env env, const Napi::Object& options) {
+  const long page = sysconf(_SC_PAGESIZE);
+  const int64_t rx_block_size = OptInt(options, "rxBlockSize", 1 << 17);
+  const int64_t rx_block_nr = OptInt(options, "rxBlockCount", 32);
+  const int64_t rx_tov_ms = OptInt(options, "rxBlockTimeoutMs", 2);
+  const int64_t tx_frame_size = OptInt(options, "txFrameSize", 2048);
+  const int64_t tx_frame_count = OptInt(options, "txFrameCount", 512);
+  if (rx_block_size < page || rx_block_size % page != 0 || rx_block_size > (1 << 24) ||
+      (rx_block_size & (rx_block_size - 1)) != 0) {
+    ThrowRange(env, "rxBlockSize must be a power of two, a multiple of the page size, <= 16 MiB");
+    return false;
+  }
+  if (rx_block_nr < 2 || rx_block_nr > 4096 || rx_tov_ms < 1 || rx_tov_ms > 1000) {
+    ThrowRange(env, "rxBlockCount must be 2..4096 and rxBlockTimeoutMs 1..1000");
+    return false;
+  }
+  if (tx_frame_size < 128 || tx_frame_size > 65536 || tx_frame_size % TPACKET_ALIGNMENT != 0 ||
+      tx_frame_count < 1 || tx_frame_count > 65536) {
+    ThrowRange(env, "txFrameSize must be 128..65536 and a multiple of 16; txFrameCount 1..65536");
+    return false;
+  }
+  rx_block_size_ = uint32_t(rx_block_size);
+  rx_block_nr_ = uint32_t(rx_block_nr);
+  tx_frame_size_ = uint32_t(tx_frame_size);
+  // A TX block is several frames (fewer pg_vec entries, fewer page-order-0 allocations)
+  // but stays small enough for the kernel to find contiguous pages easily.
+  uint32_t pow2 = uint32_t(page);
+  while (pow2 < tx_frame_size_) pow2 <<= 1;
+  tx_block_size_ = pow2 * 8;
+  tx_frames_per_block_ = tx_block_size_ / tx_frame_size_;
+  tx_frame_nr_ = RoundUp(uint32_t(tx_frame_count), tx_frames_per_block_);
+  const uint64_t rx_bytes = uint64_t(rx_block_size_) * rx_block_nr_;
+  const uint64_t tx_bytes = uint64_t(tx_block_size_) * (tx_frame_nr_ / tx_frames_per_block_);
+  if (rx_bytes + tx_bytes > (uint64_t(1) << 30)) {
+    ThrowRange(env, "RX plus TX ring must not exceed 1 GiB (offsets are 32-bit)");
+    return false;
+  }
+  rx_ring_bytes_ = uint32_t(rx_bytes);
+  tx_ring_bytes_ = uint32_t(tx_bytes);
+  vlan_inline_ = OptBool(options, "vlanInline", false);
+
+  // --- receive socket ---------------------------------------------------------------
+  ifindex_ = int(if_nametoindex(ifname_.c_str()));
+  if (ifindex_ == 0) {
+    ThrowErrno(env, errno == 0 ? ENODEV : errno, "if_nametoindex", ifname_, kOpenWhat);
+    return false;
+  }
+  // Protocol 0 at socket(): nothing is queued until bind() below, after the filter and
+  // ring are in place (packet(7): with a protocol, the socket would receive from every
+  // interface between socket() and bind()).
+  rx_fd_ = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (rx_fd_ < 0) {
+    ThrowErrno(env, errno, "socket(AF_PACKET)", ifname_, kOpenWhat);
+    return false;
+  }
+  region_->AdoptFd(rx_fd_);
+
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof(ifr));
+  memcpy(ifr.ifr_name, ifname_.c_str(), ifname_.size());
+  if (ioctl(rx_fd_, SIOCGIFHWADDR, &ifr) != 0) {
+    ThrowErrno(env, errno, "ioctl(SIOCGIFHWADDR)", ifname_, kOpenWhat);
+    return false;
+  }
+  if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
+    ThrowErrno(env, EPROTONOSUPPORT, "ioctl(SIOCGIFHWADDR)", ifname_,
+               "not an Ethernet interface, cannot open packet port on");
+    return false;
+  }
+  memcpy(mac_, ifr.ifr_hwaddr.sa_data, 6);
+  if (ioctl(rx_fd_, SIOCGIFMTU, &ifr) != 0) {
+    ThrowErrno(env, errno, "ioctl(SIOCGIFMTU)", ifname_, kOpenWhat);
+    return false;
+  }
+  mtu_ = ifr.ifr_mtu;
+
+  int version = TPACKET_V3;
+  if (setsockopt(rx_fd_, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) != 0) {
+    ThrowErrno(env, errno, "setsockopt(PACKET_VERSION)", ifname_, kOpenWhat);
+    return false;
+  }
+  if (!AttachFilter(env, options)) return false;
+  // The kernel's own outgoing frames on this interface (ARP, the API's TCP, our own TX
+  // when it goes through the qdisc) are not input to the data path (packet(7),
+  // PACKET_IGNORE_OUTGOING, Linux >= 4.20).
+  if (OptBool(options, "ignoreOutgoing", true) &&
+      !SetInt(rx_fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)) {
+    ThrowErrno(env, errno, "setsockopt(PACKET_IGNORE_OUTGOING)", ifname_, kOpenWhat);
+    return false;
+  }
+  struct tpacket_req3 rx_req;
+  memset(&rx_req, 0, sizeof(rx_req));
+  rx_req.tp_block_size = rx_block_size_;
+  rx_req.tp_block_nr = rx_block_nr_;
+  rx_req.tp_frame_size = kRxNominalFrame;
+  rx_req.tp_frame_nr = (rx_block_size_ / kRxNominalFrame) * rx_block_nr_;
+  rx_req.tp_retire_blk_tov = uint32_t(rx_tov_ms);
+  if (setsockopt(rx_fd_, SOL_PACKET, PACKET_RX_RING, &rx_req, sizeof(rx_req)) != 0) {
+    ThrowErrno(env, errno, "setsockopt(PACKET_RX_RING)", ifname_, kOpenWhat);
+    return false;
+  }
+  struct sockaddr_ll sll;
+  memset(&sll, 0, sizeof(sll));
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons(ETH_P_ALL);
+  sll.sll_ifindex = ifindex_;
+  if (bind(rx_fd_, reinterpret_cast<struct sockaddr*>(&sll), sizeof(sll)) != 0) {
+    ThrowErrno(env, errno, "bind", ifname_, kOpenWhat);
+    return false;
+  }
+  if (OptBool(options, "promiscuous", false)) {
+    struct packet_mreq mreq;
+    memset(&mreq, 0, sizeof(mreq));
+    mreq.mr_ifindex = ifindex_;
+    mreq.mr_type = PACKET_MR_PROMISC;
+    if (setsockopt(rx_fd_, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) != 0) {
+      ThrowErrno(env, errno, "setsockopt(PACKET_ADD_MEMBERSHIP)", ifname_, kOpenWhat);
+      return false;
+    }
+  }
+  if (!JoinFanout(env, options)) return false;
+
+  // --- transmit socket --------------------------------------------------------------
+  tx_fd_ = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (tx_fd_ < 0) {
+    ThrowErrno(env, errno, "socket(AF_PACKET)", ifname_, kOpenWhat);
+    return false;
+  }
+  region_->AdoptFd(tx_fd_);
+  version = TPACKET_V2;
+  if (setsockopt(tx_fd_, SOL_PACKET, PACKET_VERSION, &version, sizeof(version)) != 0) {
+    ThrowErrno(env, errno, "setsockopt(PACKET_VERSION)", ifname_, kOpenWhat);
+    return false;
+  }
+  // PACKET_LOSS: a frame the kernel refuses (bad length) is skipped and its slot made
+  // available again. Without it the kernel marks the frame TP_STATUS_WRONG_FORMAT and
+  // stops at it, and since it walks the ring in order every later frame would wait
+  // behind it for good. Lengths are checked here before submission instead, and counted.
+  if (!SetInt(tx_fd_, SOL_PACKET, PACKET_LOSS, 1)) {
+    ThrowErrno(env, errno, "setsockopt(PACKET_LOSS)", ifname_, kOpenWhat);
+    return false;
+  }
+  // PACKET_QDISC_BYPASS (packet(7), Linux >= 3.14): straight to the driver's xmit, like
+  // pktgen. The data path does its own batching; a full device queue shows as ENOBUFS
+  // on the kick and the frames stay queued in the ring for the next kick.
+  if (OptBool(options, "qdiscBypass", true) &&
+      !SetInt(tx_fd_, SOL_PACKET, PACKET_QDISC_BYPASS, 1)) {
+    ThrowErrno(env, errno, "setsockopt(PACKET_QDISC_BYPASS)", ifname_, kOpenWhat);
+    return false;
+  }
+  // Each in-flight frame is charged to the socket's send buffer until the driver frees
+  // it; size the buffer for the whole ring so the ring, not sk_sndbuf, is the limit.
+  const int sndbuf = int(std::min<uint64_t>(uint64_t(tx_frame_nr_) * (tx_frame_size_ + 1024),
+                                            uint64_t(1) << 30));
+  if (!SetInt(tx_fd_, SOL_SOCKET, SO_SNDBUFFORCE, sndbuf)) {
+    SetInt(tx_fd_, SOL_SOCKET, SO_SNDBUF, sndbuf);  // capped by wmem_max; not fatal
+  }
+  struct tpacket_req tx_req;
+  memset(&tx_req, 0, sizeof(tx_req));
+  tx_req.tp_block_size = tx_block_size_;
+  tx_req.tp_block_nr = tx_frame_nr_ / tx_frames_per_block_;
+  tx_req.tp_frame_size = tx_frame_size_;
+  tx_req.tp_frame_nr = tx_frame_nr_;
+  if (setsockopt(tx_fd_, SOL_PACKET, PACKET_TX_RING, &tx_req, sizeof(tx_req)) != 0) {
+    ThrowErrno(env, errno, "setsockopt(PACKET_TX_RING)", ifname_, kOpenWhat);
+    return false;
+  }
+  memset(&sll, 0, sizeof(sll));
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = 0;
+  sll.sll_ifindex = ifindex_;
+  if (bind(tx_fd_, reinterpret_cast<struct sockaddr*>(&sll), sizeof(sll)) != 0) {
+    ThrowErrno(env, errno, "bind", ifname_, kOpenWhat);
+    return false;
+  }
+  // The largest frame the kernel accepts: the slot's data area, and MTU + Ethernet
+  // header (tpacket_snd rejects anything longer that is not VLAN-tagged).
+  tx_capacity_ = std::min<uint32_t>(tx_frame_size_ - kTxDataOffset, uint32_t(mtu_) + ETH_HLEN);
+
+  // --- one mapping for both rings -----------------------------------------------------
+  const size_t total = size_t(rx_ring_bytes_) + tx_ring_bytes_;
+  void* reserve = mmap(nullptr, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (reserve == MAP_FAILED) {
+    ThrowErrno(env, errno, "mmap", ifname_, kOpenWhat);
+    return false;
+  }
+  region_->AdoptMmap(reserve, total);
+  uint8_t* base = static_cast<uint8_t*>(reserve);
+  if (mmap(base, rx_ring_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, rx_fd_, 0) ==
+      MAP_FAILED) {
+    ThrowErrno(env, errno, "mmap(RX ring)", ifname_, kOpenWhat);
+    return false;
+  }
+  if (mmap(base + rx_ring_bytes_, tx_ring_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+           tx_fd_, 0) == MAP_FAILED) {
+    ThrowErrno(env, errno, "mmap(TX ring)", ifname_, kOpenWhat);
+    return false;
+  }
+  base_ = base;
+  return true;
+}
+
+bool PacketPort::AttachFilter(Napi::Env env, const Napi::Object& options) {
+  Napi::Value value = options.Get("filter");
+  if (value.IsUndefined() || value.IsNull()) return true;
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+    ThrowType(env, "filter must be a Uint32Array of [code, jt, jf, k] quadruples");
+    return false;
+  }
+  Napi::Uint32Array packed = value.As<Napi::Uint32Array>();
+  const size_t count = packed.ElementLength() / 4;
+  if (count == 0 || count > BPF_MAXINSNS || packed.ElementLength() % 4 != 0) {
+    ThrowRange(env, "filter must hold 1..4096 instructions");
+    return false;
+  }
+  std::vector<struct sock_filter> program(count);
+  for (size_t i = 0; i < count; i++) {
+    program[i].code = uint16_t(packed[i * 4]);
+    program[i].jt = uint8_t(packed[i * 4 + 1]);
+    program[i].jf = uint8_t(packed[i * 4 + 2]);
+    program[i].k = packed[i * 4 + 3];
+  }
+  struct sock_fprog fprog;
+  fprog.len = uint16_t(count);
+  fprog.filter = program.data();
+  // Attached before bind(), so no unfiltered frame ever reaches the ring. The kernel
+  // copies (and for classic BPF, checks and JITs) the program here.
+  if (setsockopt(rx_fd_, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) != 0) {
+    ThrowErrno(env, errno, "setsockopt(SO_ATTACH_FILTER)", ifname_, kOpenWhat);
+    return false;
+  }
+  return true;
+}
+
+bool PacketPort::JoinFanout(Napi::Env env, const Napi::Object& options) {
+  // The hook for one worker per core: sockets of the same process that join the same
+  // group id on the same interface share its traffic (packet_mmap.rst, "AF_PACKET fanout
+  // mode"); must come after bind().
+  const int64_t group = OptInt(options, "fanoutGroup", -1);
+  if (group < 0) return true;
+  const int64_t mode = OptInt(options, "fanoutMode", PACKET_FANOUT_HASH);
+  const int64_t flags = OptInt(options, "fanoutFlags", 0);
+  if (group > 0xffff || mode < 0 || mode > 0xff || (flags & ~int64_t(0xff00)) != 0) {
+    ThrowRange(env, "fanoutGroup must be 0..65535, fanoutMode 0..255, fanoutFlags within 0xff00");
+    return false;
+  }
+  const int arg = int(group | ((mode | flags) << 16));
+  if (!SetInt(rx_fd_, SOL_PACKET, PACKET_FANOUT, arg)) {
+    ThrowErrno(env, errno, "setsockopt(PACKET_FANOUT)", ifname_, kOpenWhat);
+    return false;
+  }
+  return true;
+}
+
+Napi::Value PacketPort::Describe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  if (base_ == nullptr) return env.Null();
+  out.Set("buffer", buffer_.Value());
+  out.Set("fd", rx_fd_);
+  out.Set("ifindex", ifindex_);
+  out.Set("mtu", mtu_);
+  Napi::Uint8Array mac = Napi::Uint8Array::New(env, 6);
+  memcpy(mac.Data(), mac_, 6);
+  out.Set("mac", mac);
+  out.Set("frameCapacity", tx_capacity_);
+  out.Set("rxRingBytes", rx_ring_bytes_);
+  out.Set("rxBlockSize", rx_block_size_);
+  out.Set("rxBlockCount", rx_block_nr_);
+  out.Set("txRingBytes", tx_ring_bytes_);
+  out.Set("txFrameSize", tx_frame_size_);
+  out.Set("txSlots", tx_frame_nr_);
+  out.Set("txDataOffset", kTxDataOffset);
+  return out;
+}
+
+// Walks retired blocks in ring order and fills offsets/lengths with the frames, without
+// copying. A block belongs to us from the moment its block_status has TP_STATUS_USER
+// until releaseRx() writes TP_STATUS_KERNEL back (packet_mmap.rst, "AF_PACKET
+// TPACKET_V3 example": walk_block / flush_block). A batch may end inside a block; the
+// rest of that block is delivered by the next receive().
+Napi::Value PacketPort::Receive(const Napi::CallbackInfo& info) {
+  uint32_t* offsets;
+  uint32_t* lengths;
+  size_t offsets_len, lengths_len;
+  if (!ArgU32Array(info, 0, &offsets, &offsets_len) || !ArgU32Array(info, 1, &lengths, &lengths_len)) {
+    return info.Env().Undefined();
+  }
+  if (base_ == nullptr) return Napi::Number::New(info.Env(), 0);
+  const size_t cap = std::min(offsets_len, lengths_len);
+  size_t n = 0;
+  uint64_t bytes = 0;
+  while (n < cap) {
+    uint8_t* block = RxBlock(rx_block_);
+    auto* desc = reinterpret_cast<struct tpacket_block_desc*>(block);
+    if (!rx_in_block_) {
+      // Every block is either ours-and-pending or the kernel's; never reopen a block we
+      // have not given back (a caller that skips releaseRx() just stops receiving).
+      if (rx_pending_ >= rx_block_nr_) break;
+      if ((LoadAcquire(&desc->hdr.bh1.block_status) & TP_STATUS_USER) == 0) break;
+      rx_in_block_ = true;
+      rx_left_ = desc->hdr.bh1.num_pkts;
+      rx_next_ = desc->hdr.bh1.offset_to_first_pkt;
+    }
+    while (rx_left_ > 0 && n < cap) {
+      const uint32_t at = rx_next_;
+      if (at + sizeof(struct tpacket3_hdr) > rx_block_size_) {
+        rx_left_ = 0;  // a corrupt walk would leave the block; never read past it
+        break;
+      }
+      auto* frame = reinterpret_cast<struct tpacket3_hdr*>(block + at);
+      rx_next_ = at + frame->tp_next_offset;
+      rx_left_--;
+      const uint32_t snap = frame->tp_snaplen;
+      const uint32_t status = frame->tp_status;
+      if (uint64_t(at) + frame->tp_mac + snap > rx_block_size_) continue;
+      if (snap < frame->tp_len) {
+        // Larger than a block can hold (a GRO/GSO super-frame): the bytes we have are
+        // not the frame, so it is counted, not delivered.
+        stats_[kPsRxTruncated]++;
+        continue;
+      }
+      uint32_t mac_at = at + frame->tp_mac;
+      uint32_t length = snap;
+      if ((status & TP_STATUS_VLAN_VALID) != 0) {
+        // The kernel strips an 802.1Q tag into tp_vlan_tci before any packet socket
+        // sees the frame (skb_vlan_untag in __netif_receive_skb_core), so a tagged
+        // frame would look untagged here. Either put the tag back where it was or refuse
+        // the frame, but never hand out another VLAN's traffic as untagged.
+        // tpacket_rcv leaves at least 14 bytes between the sockaddr_ll and tp_mac for an
+        // Ethernet device (netoff = TPACKET_ALIGN(hdrlen + 16)); the 12 address bytes
+        // move 4 bytes down into that gap and the tag goes behind them, as libpcap does.
+        const uint32_t floor = at + TPACKET_ALIGN(sizeof(struct tpacket3_hdr)) + sizeof(struct sockaddr_ll);
+        if (!vlan_inline_ || mac_at < floor + 4) {
+          stats_[kPsRxVlanDropped]++;
+          continue;
+        }
+        uint8_t* mac = block + mac_at;
+        memmove(mac - 4, mac, 12);
+        const uint16_t tpid =
+            (status & TP_STATUS_VLAN_TPID_VALID) != 0 ? frame->hv1.tp_vlan_tpid : uint16_t(ETH_P_8021Q);
+        const uint16_t tci = frame->hv1.tp_vlan_tci;
+        mac[8] = uint8_t(tpid >> 8);
+        mac[9] = uint8_t(tpid);
+        mac[10] = uint8_t(tci >> 8);
+        mac[11] = uint8_t(tci);
+        mac_at -= 4;
+        length += 4;
+      }
+      if ((status & TP_STATUS_CSUMNOTREADY) != 0) {
+        // Locally generated with a partial checksum (CHECKSUM_PARTIAL, e.g. via veth
+        // with tx checksum offload on). Delivered, but counted: the sender's device
+        // should have tx-checksumming off for frames that will leave in a tunnel.
+        stats_[kPsRxChecksumPartial]++;
+      }
+      offsets[n] = uint32_t(size_t(rx_block_) * rx_block_size_ + mac_at);
+      lengths[n] = length;
+      bytes += length;
+      n++;
+    }
+    if (rx_left_ == 0) {
+      rx_in_block_ = false;
+      rx_pending_++;
+      rx_block_ = rx_block_ + 1 == rx_block_nr_ ? 0 : rx_block_ + 1;
+    }
+  }
+  stats_[kPsRxPackets] += double(n);
+  stats_[kPsRxBytes] += double(bytes);
+  return Napi::Number::New(info.Env(), double(n));
+}
+
+Napi::Value PacketPort::ReleaseRx(const Napi::CallbackInfo& info) {
+  if (base_ == nullptr) return info.Env().Undefined();
+  // Only whole blocks go back; a block the last batch ended inside stays ours until the
+  // next receive() finishes it. No syscall: the kernel looks at block_status when it
+  // moves on, and thaws a frozen queue by itself (prb_retire_rx_blk_timer_expired).
+  for (; rx_pending_ > 0; rx_pending_--) {
+    auto* desc = reinterpret_cast<struct tpacket_block_desc*>(RxBlock(rx_release_));
+    StoreRelease(&desc->hdr.bh1.block_status, TP_STATUS_KERNEL);
+    rx_release_ = rx_release_ + 1 == rx_block_nr_ ? 0 : rx_release_ + 1;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value PacketPort::ReserveTx(const Napi::CallbackInfo& info) {
+  uint32_t* offsets;
+  size_t offsets_len;
+  if (!ArgU32Array(info, 0, &offsets, &offsets_len)) return info.Env().Undefined();
+  const int64_t want = info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 0;
+  if (base_ == nullptr || want <= 0) return Napi::Number::New(info.Env(), 0);
+  if (kick_pending_) Kick();
+  const uint32_t limit = uint32_t(std::min<int64_t>({want, int64_t(offsets_len), int64_t(tx_frame_nr_)}));
+  uint32_t got = 0;
+  uint32_t slot = tx_head_;
+  while (got < limit) {
+    const uint32_t at = TxSlotOffset(slot);
+    auto* hdr = reinterpret_cast<struct tpacket2_hdr*>(base_ + at);
+    // TP_STATUS_AVAILABLE only: SEND_REQUEST/SENDING slots are still the kernel's (a
+    // sent frame's slot comes back when the driver frees the skb). Slots are taken in
+    // ring order because that is the order the kernel sends them in.
+    if (LoadAcquire(&hdr->tp_status) != TP_STATUS_AVAILABLE) break;
+    offsets[got++] = at + kTxDataOffset;
+    slot = slot + 1 == tx_frame_nr_ ? 0 : slot + 1;
+  }
+  tx_reserved_ = got;
+  if (want > int64_t(got)) stats_[kPsTxRingFull] += double(want - got);
+  return Napi::Number::New(info.Env(), got);
+}
+
+Napi::Value PacketPort::SendTx(const Napi::CallbackInfo& info) {
+  uint32_t* lengths;
+  size_t lengths_len;
+  if (!ArgU32Array(info, 0, &lengths, &lengths_len)) return info.Env().Undefined();
+  const int64_t asked = info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 0;
+  if (base_ == nullptr) return info.Env().Undefined();
+  const uint32_t count =
+      uint32_t(std::max<int64_t>(0, std::min<int64_t>({asked, int64_t(tx_reserved_), int64_t(lengths_len)})));
+  uint32_t slot = tx_head_;
+  uint64_t bytes = 0;
+  uint32_t sent = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    auto* hdr = reinterpret_cast<struct tpacket2_hdr*>(base_ + TxSlotOffset(slot));
+    uint32_t len = lengths[i];
+    if (len < ETH_HLEN || len > tx_capacity_) {
+      // Submitted with tp_len 0, which the kernel rejects (dev_validate_header) and,
+      // with PACKET_LOSS, skips: the ring keeps moving and the error is counted here.
+      stats_[kPsTxErrors]++;
+      len = 0;
+    } else {
+      sent++;
+      bytes += len;
+    }
+    hdr->tp_len = len;
+    StoreRelease(&hdr->tp_status, TP_STATUS_SEND_REQUEST);
+    slot = slot + 1 == tx_frame_nr_ ? 0 : slot + 1;
+  }
+  tx_head_ = slot;
+  tx_reserved_ = 0;
+  stats_[kPsTxPackets] += sent;
+  stats_[kPsTxBytes] += double(bytes);
+  if (count > 0 || kick_pending_) Kick();
+  return info.Env().Undefined();
+}
+
+// One sendto(fd, NULL, 0, MSG_DONTWAIT) sends every SEND_REQUEST frame in ring order
+// (packet_mmap.rst, "Transmission process"). EAGAIN (send buffer full) and ENOBUFS
+// (device queue busy) leave the remaining frames queued in SEND_REQUEST; they go out on
+// the next kick, which the next reserveTx()/sendTx() makes.
+void PacketPort::Kick() {
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if (sendto(tx_fd_, nullptr, 0, MSG_DONTWAIT, nullptr, 0) >= 0) break;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == ENOBUFS) {
+      stats_[kPsTxKickRetries]++;
+    } else {
+      stats_[kPsTxKickErrors]++;  // ENETDOWN, ENXIO: the link or the device went away
+    }
+    break;
+  }
+  // The kernel sends in ring order, so if the last submitted frame has left
+  // SEND_REQUEST, all before it have too.
+  const uint32_t last = tx_head_ == 0 ? tx_frame_nr_ - 1 : tx_head_ - 1;
+  auto* hdr = reinterpret_cast<struct tpacket2_hdr*>(base_ + TxSlotOffset(last));
+  kick_pending_ = LoadAcquire(&hdr->tp_status) == TP_STATUS_SEND_REQUEST;
+}
+
+Napi::Value PacketPort::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[0].As<Napi::Float64Array>().ElementLength() < kPsCount) {
+    ThrowType(env, "stats() needs a Float64Array of at least " + std::to_string(kPsCount) + " elements");
+    return env.Undefined();
+  }
+  if (base_ != nullptr) {
+    // PACKET_STATISTICS resets the kernel's counters on every read (packet(7)), so they
+    // are accumulated here. tp_drops counts frames lost because the ring was full.
+    struct tpacket_stats_v3 st;
+    socklen_t len = sizeof(st);
+    memset(&st, 0, sizeof(st));
+    if (getsockopt(rx_fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) {
+      stats_[kPsRxKernelDrops] += st.tp_drops;
+      stats_[kPsRxQueueFreezes] += st.tp_freeze_q_cnt;
+    }
+  }
+  double* out = info[0].As<Napi::Float64Array>().Data();
+  memcpy(out, stats_, sizeof(stats_));
+  return env.Undefined();
+}
+
+Napi::Value PacketPort::Close(const Napi::CallbackInfo& info) {
+  if (base_ != nullptr) {
+    // Detach first: afterwards no JavaScript view can reach the pages we unmap.
+    Napi::ArrayBuffer buffer = buffer_.Value();
+    if (!buffer.IsEmpty() && !buffer.IsDetached()) buffer.Detach();
+    buffer_.Reset();
+    region_->Release();
+    base_ = nullptr;
+    rx_fd_ = -1;
+    tx_fd_ = -1;
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace nvgw

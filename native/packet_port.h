@@ -1,0 +1,99 @@
+// AF_PACKET port: a TPACKET_V3 receive ring and a TPACKET_V2 transmit ring on one
+// interface, mapped once and exposed to JavaScript as one external ArrayBuffer.
+#ifndef NVGW_NATIVE_PACKET_PORT_H_
+#define NVGW_NATIVE_PACKET_PORT_H_
+
+#include <napi.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "common.h"
+
+namespace nvgw {
+
+// Order of the values stats() writes into the caller's Float64Array (mirrored by
+// PACKET_STAT_FIELDS in src/datapath/io/packet-port.ts).
+enum PacketStat {
+  kPsRxPackets,
+  kPsRxBytes,
+  kPsRxKernelDrops,
+  kPsTxPackets,
+  kPsTxBytes,
+  kPsTxErrors,
+  kPsTxRingFull,
+  kPsRxTruncated,
+  kPsRxVlanDropped,
+  kPsRxChecksumPartial,
+  kPsRxQueueFreezes,
+  kPsTxKickRetries,
+  kPsTxKickErrors,
+  kPsCount
+};
+
+class PacketPort : public Napi::ObjectWrap<PacketPort> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit PacketPort(const Napi::CallbackInfo& info);
+  ~PacketPort() override;
+
+ private:
+  bool Open(Napi::Env env, const Napi::Object& options);
+  bool AttachFilter(Napi::Env env, const Napi::Object& options);
+  bool JoinFanout(Napi::Env env, const Napi::Object& options);
+  void Kick();
+
+  Napi::Value Describe(const Napi::CallbackInfo& info);
+  Napi::Value Receive(const Napi::CallbackInfo& info);
+  Napi::Value ReleaseRx(const Napi::CallbackInfo& info);
+  Napi::Value ReserveTx(const Napi::CallbackInfo& info);
+  Napi::Value SendTx(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  uint8_t* RxBlock(uint32_t index) const { return base_ + size_t(index) * rx_block_size_; }
+  uint32_t TxSlotOffset(uint32_t slot) const {
+    return rx_ring_bytes_ + (slot / tx_frames_per_block_) * tx_block_size_ +
+           (slot % tx_frames_per_block_) * tx_frame_size_;
+  }
+
+  std::string ifname_;
+  std::shared_ptr<Region> region_;
+  Napi::Reference<Napi::ArrayBuffer> buffer_;
+  uint8_t* base_ = nullptr;  // == region_->base() while open; nullptr after close()
+  int rx_fd_ = -1;
+  int tx_fd_ = -1;
+  int ifindex_ = 0;
+  int mtu_ = 0;
+  uint8_t mac_[6] = {0, 0, 0, 0, 0, 0};
+
+  // RX ring geometry (TPACKET_V3) and the reader's position in it.
+  uint32_t rx_block_size_ = 0;
+  uint32_t rx_block_nr_ = 0;
+  uint32_t rx_ring_bytes_ = 0;
+  uint32_t rx_block_ = 0;          // next block to open
+  bool rx_in_block_ = false;       // rx_block_ is open and partly consumed
+  uint32_t rx_left_ = 0;           // frames of the open block not yet delivered
+  uint32_t rx_next_ = 0;           // offset of the next frame inside the open block
+  uint32_t rx_release_ = 0;        // oldest block not yet given back to the kernel
+  uint32_t rx_pending_ = 0;        // fully consumed blocks waiting for releaseRx()
+  bool vlan_inline_ = false;      // restore 802.1Q tags into the frame instead of dropping
+
+  // TX ring geometry (TPACKET_V2) and the writer's position in it.
+  uint32_t tx_block_size_ = 0;
+  uint32_t tx_frame_size_ = 0;
+  uint32_t tx_frames_per_block_ = 0;
+  uint32_t tx_frame_nr_ = 0;
+  uint32_t tx_ring_bytes_ = 0;
+  uint32_t tx_capacity_ = 0;       // largest frame a slot carries (<= MTU + 14)
+  uint32_t tx_head_ = 0;           // first slot of the next reservation
+  uint32_t tx_reserved_ = 0;       // slots handed out by the last reserveTx()
+  bool kick_pending_ = false;      // frames may still sit in SEND_REQUEST
+
+  double stats_[kPsCount] = {};
+};
+
+}  // namespace nvgw
+
+#endif  // NVGW_NATIVE_PACKET_PORT_H_
