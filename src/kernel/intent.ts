@@ -23,10 +23,13 @@ export interface DomainIntent {
   table: number;
   /** fwmark that selects the table for the policy-routing backend (equal to `table`). */
   mark: number;
-  /** VRF device name (vrf backend only), e.g. "nvgw-vrf-1001". */
+  /** VRF device name (vrf backend only): "nvgwv" + the table in hex, within IFNAMSIZ (15) for any table. */
   vrfName: string;
   subnets: SubnetIntent[];
-  /** Routes in the domain's table (besides the on-link routes the kernel derives from addresses). */
+  /**
+   * Routes in the domain's table. Tenant addresses are added without a prefix route (it
+   * would land in main), so the on-link routes here are the only ones the domain gets.
+   */
   routes: RouteIntent[];
 }
 
@@ -39,7 +42,8 @@ export interface SubnetIntent {
   ifname: string;
   /**
    * How frames reach the data path: 'veth' means a pair ifname <-> datapathIfname, the data
-   * path owning datapathIfname (no addresses, up, in no table); 'tap' means ifname is a tap
+   * path owning datapathIfname (the adapter manages only its existence, MTU and up state:
+   * no addresses, no master, no MAC); 'tap' means ifname is a tap
    * the data path opens itself (datapathIfname === ifname).
    */
   kind: 'veth' | 'tap';
@@ -86,7 +90,10 @@ export interface ProviderIntent {
 export const OWNERSHIP = {
   /** Every link nvgw creates starts with this. */
   linkPrefix: 'nvgw',
-  /** rtm_protocol of nvgw's routes and FRA_PROTOCOL of its rules (free in /etc/iproute2/rt_protos). */
+  /**
+   * rtm_protocol of nvgw's routes, FRA_PROTOCOL of its rules, IFA_PROTO of the addresses it
+   * adds and the protocol of its neighbours (free in /etc/iproute2/rt_protos).
+   */
   protocol: 78,
   /** Priority range of nvgw's ip rules (policy-routing backend), below main (32766). */
   rulePriorityMin: 1000,

@@ -1,0 +1,48 @@
+/**
+ * Runs the netlink kernel adapter inside whatever network namespace it is started in (the
+ * tests start it with `ip netns exec <ns>`), so the rtnetlink socket, /proc/sys and the
+ * `ip` fallback all act on that namespace and never on the host's.
+ *
+ * Input: one JSON request on stdin. Output: one JSON answer on stdout.
+ *   {"op":"detect"}                       -> {"backend": ...}
+ *   {"op":"observe"}                      -> KernelObserved
+ *   {"op":"plan","intent":...}            -> KernelPlan (observe + plan, nothing applied)
+ *   {"op":"reconcile","intent":...}       -> {"plan": ..., "report": ...}
+ */
+import { text } from 'node:stream/consumers';
+import type { KernelIntent } from '../../../src/kernel/intent.js';
+import { reconcileKernel } from '../../../src/kernel/kernel-port.js';
+import { createNetlinkKernel } from '../../../src/kernel/netlink-kernel.js';
+import { planKernel } from '../../../src/kernel/plan.js';
+
+export type AgentRequest = { op: 'detect' } | { op: 'observe' } | { op: 'plan'; intent: KernelIntent } | { op: 'reconcile'; intent: KernelIntent };
+
+async function main(): Promise<void> {
+  const request = JSON.parse(await text(process.stdin)) as AgentRequest;
+  const kernel = createNetlinkKernel();
+  try {
+    let answer: unknown;
+    switch (request.op) {
+      case 'detect':
+        answer = { backend: await kernel.detectBackend() };
+        break;
+      case 'observe':
+        answer = await kernel.observe();
+        break;
+      case 'plan':
+        answer = planKernel(request.intent, await kernel.observe());
+        break;
+      case 'reconcile':
+        answer = await reconcileKernel(kernel, request.intent);
+        break;
+    }
+    process.stdout.write(JSON.stringify(answer));
+  } finally {
+    kernel.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exitCode = 1;
+});
