@@ -13,6 +13,15 @@ import type { NvgwConfig } from './config/config.js';
 import { loadOrCreateToken } from './config/token-file.js';
 import { ConfigService } from './control/config-service.js';
 import { SCHEMA_VERSION, SqliteStore } from './store/sqlite-store.js';
+import { WorkerDatapath } from './datapath/engine.js';
+import type { DatapathPort } from './datapath/engine.js';
+import { IptablesFirewall } from './firewall/iptables.js';
+import { reconcileKernel } from './kernel/kernel-port.js';
+import type { KernelPort } from './kernel/kernel-port.js';
+import { createNetlinkKernel } from './kernel/netlink-kernel.js';
+import { disableOffloads } from './kernel/ethtool.js';
+import { Reconciler } from './reconciler/reconciler.js';
+import type { KernelReconciler } from './reconciler/reconciler.js';
 
 export interface RunningGateway {
   url: string;
@@ -38,6 +47,52 @@ export async function startGateway(config: NvgwConfig, logger: Logger = createLo
     logger.info({ revision, changes: changes.length }, 'desired state changed');
   });
 
+  // The data path: kernel, firewall and packet worker, driven by the reconciler. Without a
+  // fabric interface nvgw is a control plane only (the API still keeps the state).
+  let reconciler: Reconciler | undefined;
+  let datapath: DatapathPort | undefined;
+  let kernel: KernelPort | undefined;
+  if (config.datapath.fabricInterface !== '') {
+    kernel = createNetlinkKernel();
+    const port = kernel;
+    const kernelReconciler: KernelReconciler = {
+      detectBackend: () => port.detectBackend(),
+      async reconcile(intent) {
+        const { plan, report } = await reconcileKernel(port, intent);
+        for (const note of plan.notes) logger.info({ note }, 'kernel reconcile note');
+        return {
+          failed: [
+            ...plan.conflicts.map((c) => ({ object: c.id, error: c.reason })),
+            ...report.failed.map((f) => ({ object: f.id, error: f.error?.message ?? 'failed' })),
+          ],
+        };
+      },
+    };
+    datapath = new WorkerDatapath((message) => {
+      if (message.type === 'port-error') logger.error({ ifname: message.ifname, error: message.message }, 'data-path port could not be opened');
+      if (message.type === 'fatal') logger.fatal({ error: message.message }, 'data-path worker failed');
+    });
+    reconciler = new Reconciler(service, store, kernelReconciler, new IptablesFirewall(), datapath, logger, {
+      tenantKind: config.datapath.tenantInterfaceKind,
+      paMtu: config.datapath.paMtu,
+      fabricIfname: config.datapath.fabricInterface,
+      resyncMs: config.datapath.resyncSeconds * 1000,
+      firstTable: config.datapath.firstTable,
+      tuneTenantLink: disableOffloads,
+    });
+    try {
+      await reconciler.start();
+    } catch (error) {
+      await reconciler.stop().catch(() => {});
+      kernel.close();
+      store.close();
+      throw error;
+    }
+    logger.info({ fabric: config.datapath.fabricInterface, backend: reconciler.status().backend }, 'data path running');
+  } else {
+    logger.warn('datapath.fabricInterface is empty: running as a control plane only, no packets are forwarded');
+  }
+
   const token = loadOrCreateToken(config.api.tokenFile);
   if (token.generated) logger.warn({ tokenFile: config.api.tokenFile }, 'generated a new API token; read it from this file (mode 0600)');
   if (token.warning) logger.warn(token.warning);
@@ -49,7 +104,13 @@ export async function startGateway(config: NvgwConfig, logger: Logger = createLo
     logger,
     bodyLimit: config.api.bodyLimit,
     acceptClientCertificate: tls.clientCa !== '',
-    status: () => ({ state: { path: config.state.path, schemaVersion: SCHEMA_VERSION, synchronous: config.state.synchronous } }),
+    status: () => ({
+      state: { path: config.state.path, schemaVersion: SCHEMA_VERSION, synchronous: config.state.synchronous },
+      backend: reconciler?.status().backend ?? 'none',
+      datapath: datapath ? { ...datapath.status(), reconcile: reconciler!.status() } : { state: 'disabled' },
+    }),
+    ...(datapath ? { stats: () => datapath.stats() } : {}),
+    ready: () => !reconciler || reconciler.status().passes > 0,
   });
   const server =
     tls.cert !== ''
@@ -83,6 +144,8 @@ export async function startGateway(config: NvgwConfig, logger: Logger = createLo
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await reconciler?.stop();
+      kernel?.close();
       store.close();
       logger.info('stopped');
     },

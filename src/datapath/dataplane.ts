@@ -114,8 +114,8 @@ export class Dataplane {
   private ttl = 64;
   private generation = -1;
   private readonly tenants = new Map<number, Tenant>();
-  private readonly fabricRx: RxBatch;
-  private readonly fabricTx: Egress;
+  private fabricRx: RxBatch;
+  private fabricTx: Egress;
   /** Provider next hop -> MAC, learned by our own ARP on the fabric. */
   private readonly neighbours = new Map<number, number>();
   private readonly arpSentAt = new Map<number, number>();
@@ -124,7 +124,7 @@ export class Dataplane {
   private ipId = 0;
 
   constructor(
-    private readonly fabric: FramePort,
+    private fabric: FramePort,
     private readonly counters: CounterWriter,
     private readonly now: () => number = Date.now,
   ) {
@@ -157,6 +157,16 @@ export class Dataplane {
     // from the first packet instead of after an ARP round trip on the hot path.
     for (const nextHop of this.nextHops.values()) if (nextHop >= 0 && !this.neighbours.has(nextHop)) this.requestNextHop(nextHop);
     this.fabricTx.flush();
+  }
+
+  /** Swaps the fabric port (its kernel filter names the PAs, so a PA change reopens it). */
+  replaceFabric(port: FramePort): FramePort {
+    const old = this.fabric;
+    this.fabric = port;
+    this.fabricRx = createRxBatch(port, BATCH);
+    this.fabricTx = new Egress(port);
+    for (const entry of this.vsids.values()) entry.templates.clear();
+    return old;
   }
 
   attachTenant(vsid: number, port: FramePort): void {

@@ -26,6 +26,8 @@ export interface DatapathPort {
   start(fabricIfname: string, gatewayPas: number[], tables: DatapathTables, tenants: TenantSpec[]): Promise<void>;
   update(tables: DatapathTables): void;
   setTenants(tenants: TenantSpec[]): void;
+  /** The gateway's PAs changed: the fabric port's kernel filter must follow. */
+  setGatewayPas(gatewayPas: number[]): void;
   /** Counter slot of a VSID (allocated here, stable while the VSID exists). */
   slotOf(vsid: number): number;
   releaseSlot(vsid: number): void;
@@ -110,6 +112,10 @@ export class WorkerDatapath extends CountingDatapath implements DatapathPort {
     this.post({ type: 'tenants', tenants });
   }
 
+  setGatewayPas(gatewayPas: number[]): void {
+    this.post({ type: 'fabric', gatewayPas });
+  }
+
   status(): DatapathStatus {
     return { ...this.current, portErrors: [...this.current.portErrors] };
   }
@@ -180,6 +186,12 @@ export class FakeDatapath extends CountingDatapath implements DatapathPort {
 
   setTenants(tenants: TenantSpec[]): void {
     this.tenants = tenants;
+  }
+
+  gatewayPas: number[] = [];
+
+  setGatewayPas(gatewayPas: number[]): void {
+    this.gatewayPas = gatewayPas;
   }
 
   status(): DatapathStatus {

@@ -11,6 +11,7 @@ export interface TenantSpec {
 export type ToWorker =
   | { type: 'tables'; tables: DatapathTables }
   | { type: 'tenants'; tenants: TenantSpec[] }
+  | { type: 'fabric'; gatewayPas: number[] }
   | { type: 'stop' };
 
 export interface WorkerInit {

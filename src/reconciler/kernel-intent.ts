@@ -41,7 +41,7 @@ export function buildKernelIntent(state: DesiredState, options: IntentOptions): 
   const domains = new Map<string, DomainIntent>();
   for (const rd of state.list('routingDomains')) {
     const table = options.tableOf(rd.routingDomainId);
-    domains.set(rd.routingDomainId, { routingDomainId: rd.routingDomainId, table, mark: table, vrfName: `nvgw-vrf-${table}`, subnets: [], routes: [] });
+    domains.set(rd.routingDomainId, { routingDomainId: rd.routingDomainId, table, mark: table, vrfName: `nvgwv${table.toString(16)}`, subnets: [], routes: [] });
   }
 
   const ownCas = new Map<string, Set<string>>(); // routing domain -> the gateway's CAs in it
@@ -87,10 +87,9 @@ export function buildKernelIntent(state: DesiredState, options: IntentOptions): 
     }
     domain.routes.push(intent);
   }
-  for (const domain of domains.values()) {
-    domain.routes.push({ prefix: '0.0.0.0/0', type: 'unreachable', metric: UNREACHABLE_METRIC });
-    domain.routes.push({ prefix: '::/0', type: 'unreachable', metric: UNREACHABLE_METRIC });
-  }
+  // IPv4 only: the kernel adapter manages IPv4, and IPv6 is disabled on tenant interfaces,
+  // so no IPv6 packet can enter a domain's table to fall through.
+  for (const domain of domains.values()) domain.routes.push({ prefix: '0.0.0.0/0', type: 'unreachable', metric: UNREACHABLE_METRIC });
 
   return {
     backend: options.backend,

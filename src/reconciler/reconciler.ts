@@ -35,6 +35,8 @@ export interface ReconcilerOptions {
   resyncMs: number;
   /** First routing table number to allocate. */
   firstTable: number;
+  /** Applied once to each new kernel-side tenant interface (offloads off). */
+  tuneTenantLink?: (ifname: string) => Promise<void>;
 }
 
 export interface ReconcileStatus {
@@ -57,6 +59,7 @@ export class Reconciler {
   private again = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly tuned = new Set<string>();
 
   constructor(
     private readonly service: ConfigService,
@@ -137,6 +140,7 @@ export class Reconciler {
         this.again = false;
         this.allocateTables();
         await this.kernelPass();
+        this.datapath.setGatewayPas([...gatewayPasOf(this.service.current)]);
         this.datapath.setTenants(this.tenantSpecs());
       } while (this.again && !this.stopped);
     })()
@@ -156,6 +160,20 @@ export class Reconciler {
       tableOf: (rd) => this.allocations.allocations().get(`${TABLE_PREFIX}${rd}`)!,
     });
     const report = await this.kernel.reconcile(intent);
+    const failedObjects = new Set(report.failed.map((f) => f.object));
+    if (this.options.tuneTenantLink) {
+      const wanted = new Set(intent.domains.flatMap((d) => d.subnets.filter((s) => s.kind === 'veth').map((s) => s.ifname)));
+      for (const ifname of this.tuned) if (!wanted.has(ifname)) this.tuned.delete(ifname);
+      for (const ifname of wanted) {
+        if (this.tuned.has(ifname)) continue;
+        try {
+          await this.options.tuneTenantLink(ifname);
+          this.tuned.add(ifname);
+        } catch (error) {
+          if (!failedObjects.has(ifname)) report.failed.push({ object: `offloads of ${ifname}`, error: (error as Error).message });
+        }
+      }
+    }
     let firewallError: string | undefined;
     try {
       await this.firewall.apply({
@@ -163,6 +181,10 @@ export class Reconciler {
         domainMarks:
           this.backend === 'policy-routing'
             ? intent.domains.flatMap((d) => d.subnets.map((s) => ({ ifname: s.ifname, mark: d.mark, routingDomainId: d.routingDomainId, vsid: s.vsid })))
+            : [],
+        domainAddresses:
+          this.backend === 'policy-routing'
+            ? intent.domains.flatMap((d) => d.subnets.flatMap((s) => s.addresses.filter((a) => !a.address.includes(':')).map((a) => ({ mark: d.mark, address: a.address }))))
             : [],
       });
     } catch (error) {

@@ -1,0 +1,31 @@
+/**
+ * Which packet port the data path opens for what (the worker's only contact with the
+ * native I/O layer): an AF_PACKET ring port on the fabric interface, filtered in the
+ * kernel to ARP and GRE for the gateway's PAs; and per VSID either an AF_PACKET port on
+ * the data-path end of a veth pair or a tap, sized for a tenant's share of the traffic.
+ */
+import { fabricFilter, openPacketPort, openTapPort, waitReadable as wait } from './io/index.js';
+import type { FramePort } from './io/frame-port.js';
+import type { TenantSpec } from './messages.js';
+
+const ipv4Text = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+
+export function openFabricPort(ifname: string, gatewayPas: readonly number[]): FramePort {
+  return openPacketPort(ifname, {
+    filter: fabricFilter(gatewayPas.map(ipv4Text)),
+    rxBlockSize: 1 << 17,
+    rxBlockCount: 32,
+    txFrameCount: 1024,
+  });
+}
+
+export function openTenantPort(spec: TenantSpec): FramePort {
+  if (spec.kind === 'tap') return openTapPort(spec.ifname, { persist: true, create: false, rxSlots: 256, txSlots: 256 });
+  // The kernel end of the pair sends to VM MACs, not to this end's MAC: a packet socket
+  // sees those frames anyway (PACKET_OTHERHOST), so no promiscuous mode is needed.
+  return openPacketPort(spec.ifname, { rxBlockSize: 1 << 16, rxBlockCount: 8, txFrameCount: 256 });
+}
+
+export function waitReadable(ports: readonly FramePort[], timeoutMs: number): number {
+  return wait(ports, timeoutMs);
+}
