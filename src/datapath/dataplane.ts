@@ -64,12 +64,45 @@ function compileVsid(table: VsidTable): CompiledVsid {
   return { table, byCa, byMac, pas, floodPas: [...pas], templates: new Map() };
 }
 
+/**
+ * Moves the payload bytes of a batch: lengths[i] bytes from src[srcOffsets[i]] to
+ * dst[dstOffsets[i]]. The worker passes the addon's memcpy; tests may use copyFramesJs.
+ */
+export type FrameCopier = (src: Uint8Array, srcOffsets: Uint32Array, dst: Uint8Array, dstOffsets: Uint32Array, lengths: Uint32Array, count: number) => number;
+
+/** The same in TypeScript (allocation-free byte loop), for tests and for a data path without the addon. */
+export const copyFramesJs: FrameCopier = (src, srcOffsets, dst, dstOffsets, lengths, count) => {
+  let skipped = 0;
+  for (let i = 0; i < count; i++) {
+    const from = srcOffsets[i]!;
+    const to = dstOffsets[i]!;
+    const n = lengths[i]!;
+    if (from + n > src.length || to + n > dst.length) {
+      skipped++;
+      continue;
+    }
+    for (let k = 0; k < n; k++) dst[to + k] = src[from + k]!;
+  }
+  return skipped;
+};
+
+/** Copies queued per egress, run once per received batch (before its frames are released). */
+const COPY_QUEUE = BATCH * 8;
+
 /** A port with the transmit batch being filled for it in the current round. */
 class Egress {
   readonly tx: TxBatch;
   used = 0;
+  private copySource: Uint8Array | undefined;
+  private readonly srcOffsets = new Uint32Array(COPY_QUEUE);
+  private readonly dstOffsets = new Uint32Array(COPY_QUEUE);
+  private readonly lengths = new Uint32Array(COPY_QUEUE);
+  private copies = 0;
 
-  constructor(readonly port: FramePort) {
+  constructor(
+    readonly port: FramePort,
+    private readonly copier: FrameCopier,
+  ) {
     this.tx = createTxBatch(port, BATCH);
   }
 
@@ -82,11 +115,27 @@ class Egress {
     return this.tx.offsets[this.used]!;
   }
 
+  /** Queues a payload copy into the slot being filled; it runs before the slot is sent. */
+  queueCopy(src: Uint8Array, from: number, to: number, length: number): void {
+    if (this.copySource !== src || this.copies === COPY_QUEUE) this.runCopies();
+    this.copySource = src;
+    this.srcOffsets[this.copies] = from;
+    this.dstOffsets[this.copies] = to;
+    this.lengths[this.copies++] = length;
+  }
+
+  runCopies(): void {
+    if (this.copies > 0) this.copier(this.copySource!, this.srcOffsets, this.tx.buffer, this.dstOffsets, this.lengths, this.copies);
+    this.copies = 0;
+    this.copySource = undefined;
+  }
+
   commit(length: number): void {
     this.tx.lengths[this.used++] = length;
   }
 
   flush(): void {
+    this.runCopies();
     if (this.tx.count === 0) return;
     this.port.sendTx(this.tx, this.used);
     this.tx.count = 0;
@@ -99,11 +148,6 @@ interface Tenant {
   port: FramePort;
   rx: RxBatch;
   egress: Egress;
-}
-
-/** Copies n bytes; a plain loop, because subarray() would allocate a view per packet. */
-function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, to: number, n: number): void {
-  for (let i = 0; i < n; i++) dst[to + i] = src[from + i]!;
 }
 
 export class Dataplane {
@@ -127,9 +171,10 @@ export class Dataplane {
     private fabric: FramePort,
     private readonly counters: CounterWriter,
     private readonly now: () => number = Date.now,
+    private readonly copier: FrameCopier = copyFramesJs,
   ) {
     this.fabricRx = createRxBatch(fabric, BATCH);
-    this.fabricTx = new Egress(fabric);
+    this.fabricTx = new Egress(fabric, copier);
   }
 
   get tablesGeneration(): number {
@@ -164,13 +209,13 @@ export class Dataplane {
     const old = this.fabric;
     this.fabric = port;
     this.fabricRx = createRxBatch(port, BATCH);
-    this.fabricTx = new Egress(port);
+    this.fabricTx = new Egress(port, this.copier);
     for (const entry of this.vsids.values()) entry.templates.clear();
     return old;
   }
 
   attachTenant(vsid: number, port: FramePort): void {
-    this.tenants.set(vsid, { vsid, port, rx: createRxBatch(port, BATCH), egress: new Egress(port) });
+    this.tenants.set(vsid, { vsid, port, rx: createRxBatch(port, BATCH), egress: new Egress(port, this.copier) });
   }
 
   detachTenant(vsid: number): FramePort | undefined {
@@ -194,6 +239,8 @@ export class Dataplane {
       const n = this.fabric.receive(this.fabricRx);
       if (n === 0) break;
       for (let i = 0; i < n; i++) this.fromFabric(this.fabricRx.buffer, this.fabricRx.offsets[i]!, this.fabricRx.lengths[i]!);
+      // The payloads must move before the ring gets its frames back.
+      for (const tenant of this.tenants.values()) tenant.egress.runCopies();
       this.fabric.releaseRx();
       handled += n;
       if (n < BATCH) break;
@@ -203,6 +250,7 @@ export class Dataplane {
         const n = tenant.port.receive(tenant.rx);
         if (n === 0) break;
         for (let i = 0; i < n; i++) this.fromTenant(tenant, tenant.rx.buffer, tenant.rx.offsets[i]!, tenant.rx.lengths[i]!);
+        this.fabricTx.runCopies();
         tenant.port.releaseRx();
         handled += n;
         if (n < BATCH) break;
@@ -250,7 +298,7 @@ export class Dataplane {
     if (!tenant) return this.counters.drop('unknown-vsid', len, slot);
     const at = tenant.egress.slot();
     if (at < 0) return this.counters.drop('tx-ring-full', len, slot);
-    copyBytes(buf, inner, tenant.egress.tx.buffer, at, innerLength);
+    tenant.egress.queueCopy(buf, inner, at, innerLength);
     tenant.egress.commit(innerLength);
     this.counters.decap(slot, innerLength);
   }
@@ -299,7 +347,7 @@ export class Dataplane {
       return 'tx-ring-full';
     }
     const tx = this.fabricTx.tx.buffer;
-    copyBytes(buf, off, tx, at + ENCAP_OVERHEAD, len);
+    this.fabricTx.queueCopy(buf, off, at + ENCAP_OVERHEAD, len);
     this.ipId = (this.ipId + 1) & 0xffff;
     pushEncap(template, tx, at, len, flowIdForFrame(buf, off, off + len), this.ipId);
     this.fabricTx.commit(len + ENCAP_OVERHEAD);

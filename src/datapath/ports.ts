@@ -7,6 +7,8 @@
 import { fabricFilter, openPacketPort, openTapPort, waitReadable as wait } from './io/index.js';
 import type { FramePort } from './io/frame-port.js';
 import type { TenantSpec } from './messages.js';
+import type { FrameCopier } from './dataplane.js';
+import { loadNative } from './io/native.js';
 
 const ipv4Text = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 
@@ -29,3 +31,7 @@ export function openTenantPort(spec: TenantSpec): FramePort {
 export function waitReadable(ports: readonly FramePort[], timeoutMs: number): number {
   return wait(ports, timeoutMs);
 }
+
+/** The addon's batched memcpy: one call moves a whole batch's payloads. */
+export const copyFrames: FrameCopier = (src, srcOffsets, dst, dstOffsets, lengths, count) =>
+  loadNative().copyFrames(src, srcOffsets, dst, dstOffsets, lengths, count);

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CounterWriter } from './counters.js';
 import { Dataplane } from './dataplane.js';
 import type { FromWorker, TenantSpec, ToWorker, WorkerInit } from './messages.js';
-import { openFabricPort, openTenantPort, waitReadable } from './ports.js';
+import { copyFrames, openFabricPort, openTenantPort, waitReadable } from './ports.js';
 import type { FramePort } from './io/frame-port.js';
 
 const init = workerData as WorkerInit;
@@ -17,7 +17,7 @@ const port = parentPort!;
 const send = (message: FromWorker) => port.postMessage(message);
 
 let fabricPas = [...init.gatewayPas].sort().join(',');
-const dataplane = new Dataplane(openFabricPort(init.fabricIfname, init.gatewayPas), new CounterWriter(init.counters));
+const dataplane = new Dataplane(openFabricPort(init.fabricIfname, init.gatewayPas), new CounterWriter(init.counters), Date.now, copyFrames);
 const open = new Map<number, { spec: TenantSpec; port: FramePort }>();
 let running = true;
 /** Bumped whenever the set of tenant ports changes, so the loop re-reads its poll list. */

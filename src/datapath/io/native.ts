@@ -86,6 +86,8 @@ export interface NativeModule {
   TapPort: new (name: string, options: NativeTapOptions) => NativePort<NativeTapDescription>;
   waitReadable(fds: Int32Array, count: number, timeoutMs: number): number;
   deleteTap(name: string): boolean;
+  /** Copies lengths[i] bytes from src[srcOffsets[i]] to dst[dstOffsets[i]] for i < count; returns entries skipped as out of bounds. */
+  copyFrames(src: Uint8Array, srcOffsets: Uint32Array, dst: Uint8Array, dstOffsets: Uint32Array, lengths: Uint32Array, count: number): number;
 }
 
 /**
