@@ -20,6 +20,7 @@ import { reconcileKernel } from './kernel/kernel-port.js';
 import type { KernelPort } from './kernel/kernel-port.js';
 import { createNetlinkKernel } from './kernel/netlink-kernel.js';
 import { disableOffloads } from './kernel/ethtool.js';
+import { routeGet } from './kernel/route-get.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import type { KernelReconciler } from './reconciler/reconciler.js';
 
@@ -109,7 +110,7 @@ export async function startGateway(config: NvgwConfig, logger: Logger = createLo
       backend: reconciler?.status().backend ?? 'none',
       datapath: datapath ? { ...datapath.status(), reconcile: reconciler!.status() } : { state: 'disabled' },
     }),
-    ...(datapath ? { stats: () => datapath.stats() } : {}),
+    ...(datapath ? { stats: () => datapath.stats(), routeLookup: routeGet } : {}),
     ready: () => !reconciler || reconciler.status().passes > 0,
   });
   const server =

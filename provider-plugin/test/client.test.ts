@@ -125,12 +125,13 @@ describe('client against a real gateway', () => {
     assert.equal(openapi.openapi, '3.1.0');
   });
 
-  it('gets 501 DATAPATH_DISABLED for stats without retrying, and 404 for the trace endpoint not built yet', async () => {
+  it('gets 501 DATAPATH_DISABLED for stats without retrying, and a trace verdict even without a data path', async () => {
     let retries = 0;
     const counting = gateway.client({ retry: { retries: 3 }, onRetry: () => retries++, sleep: async () => {} });
     await rejectsWith(counting.stats(), 501, 'DATAPATH_DISABLED');
     assert.equal(retries, 0, 'a gateway without a data path will not grow one on retry');
-    await rejectsWith(client.trace({ hex: '00' }), 404, 'NO_SUCH_ROUTE');
+    const traced = await client.trace({ hex: '00' });
+    assert.equal(traced.verdict, 'truncated-ethernet');
   });
 
   it('raises NvgwConnectionError CONNECTION_REFUSED, not sent, when nothing listens', async () => {

@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import type { ConfigService } from '../control/config-service.js';
 import type { DatapathStats } from '../datapath/engine.js';
+import { tracePacket } from '../datapath/trace.js';
+import type { RouteLookup } from '../datapath/trace.js';
 import { ErrorCode, NvgwError } from '../model/errors.js';
 import type { KindName } from '../model/resources.js';
 import { KIND_NAMES, keyParamNames, kindOf } from '../model/resources.js';
@@ -28,6 +30,8 @@ export interface AppOptions {
   ready?: () => boolean;
   /** Data-path counters; absent when the gateway runs without a data path. */
   stats?: () => DatapathStats;
+  /** The kernel's routing answer for traced packets; absent in tests and without a data path. */
+  routeLookup?: RouteLookup;
 }
 
 const VERSION = '0.1.0';
@@ -109,6 +113,16 @@ export function createApp(options: AppOptions): express.Express {
   app.get('/v1/stats', (_req, res) => {
     if (!options.stats) throw new NvgwError(ErrorCode.DatapathDisabled, 'this gateway runs without a data path (datapath.fabricInterface is empty): there are no packet counters');
     res.json(options.stats());
+  });
+
+  app.post('/v1/trace', requireJson, json, async (req, res) => {
+    const body = req.body as Record<string, unknown>;
+    const problems = typeof body !== 'object' || body === null || Array.isArray(body) ? ['/'] : Object.keys(body).filter((k) => !['ingress', 'hex', 'packet'].includes(k));
+    if (problems.length > 0) throw new NvgwError(ErrorCode.ValidationFailed, 'a trace request is {ingress, hex} or {ingress, packet}', problems.map((p) => ({ path: p, problem: 'unknown field' })));
+    for (const field of ['ingress', 'hex', 'packet']) {
+      if (body[field] !== undefined && typeof body[field] !== 'string') throw new NvgwError(ErrorCode.ValidationFailed, `${field} must be a string`, [{ path: field, problem: 'must be a string' }]);
+    }
+    res.json(await tracePacket(service.current, { ingress: (body.ingress as string | undefined) ?? 'fabric', hex: body.hex as string | undefined, packet: body.packet as string | undefined }, options.routeLookup));
   });
 
   app.get('/v1/config', (_req, res) => {

@@ -177,6 +177,19 @@ export function buildOpenApi(version: string): Record<string, unknown> {
       },
     },
   };
+  schemas.TraceResult = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['ingress', 'verdict', 'steps', 'output'],
+    properties: {
+      ingress: { type: 'string' },
+      verdict: { type: 'string', description: 'delivered, encapsulated, answered, no output, or the drop reason' },
+      dropReason: { type: 'string' },
+      dropDescription: { type: 'string' },
+      steps: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['step', 'detail'], properties: { step: { type: 'string' }, detail: { type: 'string' } } } },
+      output: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['port', 'hex'], properties: { port: { type: 'string' }, hex: { type: 'string' } } } },
+    },
+  };
   schemas.Status = {
     type: 'object',
     required: ['version', 'uptimeSeconds', 'etag', 'counts'],
@@ -213,6 +226,25 @@ export function buildOpenApi(version: string): Record<string, unknown> {
       operationId: 'getStats',
       summary: 'Data-path counters: drops by named reason, events, packets and bytes per VSID',
       responses: { 200: { description: 'Counters since the gateway started', content: jsonContent(ref('Stats')) }, ...errorResponses(401, 501) },
+    },
+  };
+  paths['/v1/trace'] = {
+    post: {
+      operationId: 'tracePacket',
+      summary: 'What the data path would do with one packet, step by step (nothing is sent)',
+      requestBody: {
+        required: true,
+        content: jsonContent({
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            ingress: { type: 'string', description: '"fabric" or "vsid:N"', default: 'fabric' },
+            hex: { type: 'string', description: 'the whole Ethernet frame in hex' },
+            packet: { type: 'string', description: 'key=value description: outerSrc, outerDst, vsid, flowId, innerSrc, innerDst, innerSrcMac, innerDstMac' },
+          },
+        }),
+      },
+      responses: { 200: { description: 'The trace', content: jsonContent(ref('TraceResult')) }, ...errorResponses(400, 401, 413, 415, 422) },
     },
   };
   paths['/v1/status'] = { get: { operationId: 'getStatus', summary: 'Gateway status', responses: { 200: { description: 'Status', content: jsonContent(ref('Status')) }, ...errorResponses(401) } } };

@@ -10,7 +10,9 @@ import { createLogger, startGateway } from '../main.js';
 const USAGE = `usage:
   nvgw serve [--config FILE]      run the gateway (FILE may also come from NVGW_CONFIG)
   nvgw config check FILE          validate a configuration file and exit
-  nvgw config schema              print the configuration keys, defaults and NVGW_* variables`;
+  nvgw config schema              print the configuration keys, defaults and NVGW_* variables
+  nvgw trace [--config FILE] (--hex HEX | --packet "k=v ...") [--ingress fabric|vsid:N] [--json]
+                                  ask the running gateway what its data path would do with a packet`;
 
 function configFileFrom(args: string[]): string | undefined {
   const i = args.indexOf('--config');
@@ -49,12 +51,50 @@ async function main(argv: string[]): Promise<number> {
     console.log(`${file}: ok`);
     return 0;
   }
+  if (command === 'trace') return trace(argv.slice(1));
   if (command === 'config' && sub === 'schema') {
     console.log(describeConfig());
     return 0;
   }
   console.error(USAGE);
   return 2;
+}
+
+function option(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+/** `nvgw trace`: posts to the local gateway's /v1/trace with the token from its config. */
+async function trace(args: string[]): Promise<number> {
+  const config = loadConfig(configFileFrom(args));
+  const hex = option(args, '--hex');
+  const packet = option(args, '--packet');
+  if (!hex === !packet) {
+    console.error('nvgw trace: give exactly one of --hex or --packet');
+    return 2;
+  }
+  const { readFileSync } = await import('node:fs');
+  const token = readFileSync(config.api.tokenFile, 'utf8').trim();
+  const scheme = config.api.tls.cert !== '' ? 'https' : 'http';
+  const host = config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host;
+  const response = await fetch(`${scheme}://${host}:${config.api.port}/v1/trace`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ingress: option(args, '--ingress') ?? 'fabric', ...(hex ? { hex } : { packet }) }),
+  });
+  const body = (await response.json()) as { verdict?: string; steps?: { step: string; detail: string }[]; message?: string };
+  if (!response.ok) {
+    console.error(`nvgw trace: ${response.status} ${body.message ?? ''}`);
+    return 1;
+  }
+  if (args.includes('--json')) {
+    console.log(JSON.stringify(body, null, 2));
+    return 0;
+  }
+  for (const step of body.steps ?? []) console.log(`${step.step.padEnd(13)} ${step.detail}`);
+  console.log(`${'verdict'.padEnd(13)} ${body.verdict ?? '?'}`);
+  return 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -51,6 +51,8 @@ interface CompiledVsid {
   templates: Map<number, EncapTemplate>;
 }
 
+const ipText = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+
 function compileVsid(table: VsidTable): CompiledVsid {
   const byCa = new Map<number, RecordEntry>();
   const byMac = new Map<number, RecordEntry>();
@@ -143,6 +145,11 @@ class Egress {
   }
 }
 
+/** Receives each decision of a traced packet (nvgw trace); absent in normal operation. */
+export interface Tracer {
+  step(step: string, detail: string): void;
+}
+
 interface Tenant {
   vsid: number;
   port: FramePort;
@@ -166,6 +173,7 @@ export class Dataplane {
   private readonly frame = createNvgreFrame();
   private readonly arp = createArpPacket();
   private ipId = 0;
+  private tracer: Tracer | undefined;
 
   constructor(
     private fabric: FramePort,
@@ -202,6 +210,17 @@ export class Dataplane {
     // from the first packet instead of after an ARP round trip on the hot path.
     for (const nextHop of this.nextHops.values()) if (nextHop >= 0 && !this.neighbours.has(nextHop)) this.requestNextHop(nextHop);
     this.fabricTx.flush();
+  }
+
+  /** Reports every decision to `tracer` (for one traced packet; never set in the worker). */
+  setTracer(tracer: Tracer | undefined): void {
+    this.tracer = tracer;
+  }
+
+  /** Treats every provider next hop as resolved to `mac` (trace only: it has no ARP cache). */
+  assumeNeighbours(mac: number): void {
+    for (const nextHop of this.nextHops.values()) if (nextHop >= 0) this.neighbours.set(nextHop, mac);
+    for (const entry of this.vsids.values()) entry.templates.clear();
   }
 
   /** Swaps the fabric port (its kernel filter names the PAs, so a PA change reopens it). */
@@ -274,10 +293,14 @@ export class Dataplane {
     if (!this.gatewayPas.has(f.outerDstIp)) return this.counters.drop('not-for-gateway-pa', len);
     // Match on the VSID alone: the FlowID is entropy (RFC 7637 section 3.2), never a selector.
     const vsid = this.legacyKeyPas.has(f.outerSrcIp) ? f.key & 0xffffff : f.vsid;
+    if (this.tracer) {
+      this.tracer.step('decode', `RFC 7637 NVGRE from PA ${ipText(f.outerSrcIp)} to ${ipText(f.outerDstIp)}, key 0x${f.key.toString(16).padStart(8, '0')}: VSID ${vsid}, FlowID ${this.legacyKeyPas.has(f.outerSrcIp) ? f.key >>> 24 : f.flowId}${this.legacyKeyPas.has(f.outerSrcIp) ? ' (pre-KB2779768 key format)' : ''}`);
+    }
     const entry = this.vsids.get(vsid);
     if (!entry) return this.counters.drop('unknown-vsid', len);
     const slot = entry.table.slot;
     if (!entry.pas.has(f.outerSrcIp)) return this.counters.drop('spoofed-outer-pa', len, slot);
+    this.tracer?.step('outer source', `PA ${ipText(f.outerSrcIp)} holds lookup records of VSID ${vsid} (routing domain ${entry.table.routingDomainId})`);
 
     const inner = f.innerOffset;
     const innerLength = f.innerLength;
@@ -293,6 +316,14 @@ export class Dataplane {
       if ((source === undefined || source.pa !== f.outerSrcIp) && !wildcard) return this.counters.drop('spoofed-inner-mac', len, slot);
     }
     if (source?.nat) return this.counters.drop('nat-rule-not-forwarded', len, slot);
+    if (this.tracer) {
+      this.tracer.step(
+        'inner source',
+        source && source.pa === f.outerSrcIp
+          ? `source ${source.ca >= 0 ? `CA ${ipText(source.ca)}` : `MAC ${source.mac.toString(16).padStart(12, '0')}`} lives behind PA ${ipText(f.outerSrcIp)}`
+          : `accepted from the PA of VSID ${vsid}'s wildcard record`,
+      );
+    }
 
     const tenant = this.tenants.get(vsid);
     if (!tenant) return this.counters.drop('unknown-vsid', len, slot);
@@ -301,6 +332,7 @@ export class Dataplane {
     tenant.egress.queueCopy(buf, inner, at, innerLength);
     tenant.egress.commit(innerLength);
     this.counters.decap(slot, innerLength);
+    this.tracer?.step('deliver', `${innerLength}-byte inner frame to ${tenant.port.name}, the tenant interface of VSID ${vsid}`);
   }
 
   private fromTenant(tenant: Tenant, buf: Uint8Array, off: number, len: number): void {
@@ -311,6 +343,7 @@ export class Dataplane {
     const dstMac = readMac(buf, off);
     if (isMulticastMac(dstMac)) {
       if (buf[off + 12] === 0x08 && buf[off + 13] === 0x06) return this.answerArp(tenant, entry, buf, off, len);
+      this.tracer?.step('flood', `broadcast/multicast: replicated by unicast to the VSID's PAs ${entry.floodPas.map(ipText).join(', ') || '(none)'}`);
       for (const pa of entry.floodPas) {
         if (this.encapTo(entry, pa, buf, off, len) === 'ok') this.counters.event('flood-replicated', len);
       }
@@ -321,8 +354,10 @@ export class Dataplane {
     if (record) {
       if (record.nat) return this.counters.drop('nat-rule-not-forwarded', len, slot);
       pa = record.pa;
+      this.tracer?.step('lookup', `destination MAC ${dstMac.toString(16).padStart(12, '0')} is ${record.ca >= 0 ? `CA ${ipText(record.ca)}` : 'an IPv6 CA'} in VSID ${entry.table.vsid}, behind PA ${ipText(pa)}`);
     } else if (entry.table.wildcardPa >= 0) {
       pa = entry.table.wildcardPa;
+      this.tracer?.step('lookup', `no record for MAC ${dstMac.toString(16).padStart(12, '0')}: the wildcard record sends it to PA ${ipText(pa)}`);
     } else {
       return this.counters.drop('no-lookup-record', len, slot);
     }
@@ -349,9 +384,17 @@ export class Dataplane {
     const tx = this.fabricTx.tx.buffer;
     this.fabricTx.queueCopy(buf, off, at + ENCAP_OVERHEAD, len);
     this.ipId = (this.ipId + 1) & 0xffff;
-    pushEncap(template, tx, at, len, flowIdForFrame(buf, off, off + len), this.ipId);
+    const flowId = flowIdForFrame(buf, off, off + len);
+    pushEncap(template, tx, at, len, flowId, this.ipId);
     this.fabricTx.commit(len + ENCAP_OVERHEAD);
     this.counters.encap(slot, len);
+    if (this.tracer) {
+      const nextHop = this.nextHops.get(pa) ?? -1;
+      this.tracer.step(
+        'encapsulate',
+        `to PA ${ipText(pa)}${nextHop !== pa ? ` via provider next hop ${ipText(nextHop)}` : ' (on-link)'}, key 0x${(this.legacyKeyPas.has(pa) ? (flowId * 0x1000000 + entry.table.vsid) : (entry.table.vsid * 256 + flowId)).toString(16).padStart(8, '0')} (VSID ${entry.table.vsid}, FlowID ${flowId}${this.legacyKeyPas.has(pa) ? ', pre-KB2779768 format' : ''}), ${len + ENCAP_OVERHEAD} bytes out of ${this.fabric.name}`,
+      );
+    }
     return 'ok';
   }
 
@@ -442,5 +485,6 @@ export class Dataplane {
     formatArp(a, tx, at + ETHERNET_HEADER_LENGTH);
     tenant.egress.commit(ETHERNET_HEADER_LENGTH + ARP_LENGTH);
     this.counters.event('arp-answered');
+    this.tracer?.step('arp', `answered for ${ipText(record.ca)} with ${record.mac.toString(16).padStart(12, '0')} from the lookup records (not flooded)`);
   }
 }
