@@ -133,6 +133,7 @@ describe('the client matches the gateway contract', () => {
     const record = await client.lookupRecords.create({ virtualSubnetId: 5001, customerAddress: '192.168.1.101', macAddress: '00155d011404', providerAddress: '10.1.1.20' });
     const pa = await client.providerAddresses.create({ interface: 'eth1', providerAddress: '10.1.1.40', prefixLength: 24 });
     const pr = await client.providerRoutes.create({ interface: 'eth1', destinationPrefix: '0.0.0.0/0', nextHop: '10.1.1.1' });
+    const peer = await client.providerPeers.create({ providerAddress: '10.1.1.21' });
     const created: Record<KindName, Record<string, unknown>> = {
       routingDomains: { ...rd },
       virtualSubnets: { ...vs },
@@ -140,6 +141,7 @@ describe('the client matches the gateway contract', () => {
       lookupRecords: { ...record },
       providerAddresses: { ...pa },
       providerRoutes: { ...pr },
+      providerPeers: { ...peer },
     };
     for (const kind of KIND_NAMES) {
       for (const [field, info] of fieldsOf(kind)) {

@@ -33,6 +33,7 @@ const CLASSIC: ConfigDocument = {
   ],
   providerAddresses: [{ interface: 'eth1', providerAddress: '10.1.1.40', prefixLength: 24, vlanId: 0 }],
   providerRoutes: [{ interface: 'eth1', destinationPrefix: '0.0.0.0/0', nextHop: '10.1.1.1', metric: 256 }],
+  providerPeers: [],
 };
 
 function record(customerAddress: string, virtualSubnetId: number, macAddress: string, providerAddress: string, vmName: string) {

@@ -51,6 +51,8 @@ interface CompiledVsid {
   templates: Map<number, EncapTemplate>;
 }
 
+const sameMembers = (set: ReadonlySet<number>, list: readonly number[]): boolean => set.size === list.length && list.every((n) => set.has(n));
+
 const ipText = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 
 function compileVsid(table: VsidTable): CompiledVsid {
@@ -161,6 +163,7 @@ export class Dataplane {
   private vsids = new Map<number, CompiledVsid>();
   private gatewayPas = new Set<number>();
   private legacyKeyPas = new Set<number>();
+  private noFlowIdPas = new Set<number>();
   private nextHops = new Map<number, number>();
   private ttl = 64;
   private generation = -1;
@@ -195,7 +198,9 @@ export class Dataplane {
     for (const vsid of tables.removedVsids) this.vsids.delete(vsid);
     for (const table of tables.vsids) this.vsids.set(table.vsid, compileVsid(table));
     this.gatewayPas = new Set(tables.gatewayPas);
+    const formatsChanged = !sameMembers(this.legacyKeyPas, tables.legacyKeyPas) || !sameMembers(this.noFlowIdPas, tables.noFlowIdPas);
     this.legacyKeyPas = new Set(tables.legacyKeyPas);
+    this.noFlowIdPas = new Set(tables.noFlowIdPas);
     if (tables.full) this.nextHops = new Map();
     let nextHopsChanged = false;
     for (const [pa, nextHop] of tables.nextHops) {
@@ -203,7 +208,7 @@ export class Dataplane {
       this.nextHops.set(pa, nextHop);
     }
     // A PA behind a different next hop needs a new template in every VSID that uses it.
-    if (nextHopsChanged) for (const entry of this.vsids.values()) entry.templates.clear();
+    if (nextHopsChanged || formatsChanged) for (const entry of this.vsids.values()) entry.templates.clear();
     this.ttl = tables.ttl;
     this.generation = tables.generation;
     // Resolve every provider next hop now, so a VM that moved to a new host is reachable
@@ -384,7 +389,8 @@ export class Dataplane {
     const tx = this.fabricTx.tx.buffer;
     this.fabricTx.queueCopy(buf, off, at + ENCAP_OVERHEAD, len);
     this.ipId = (this.ipId + 1) & 0xffff;
-    const flowId = flowIdForFrame(buf, off, off + len);
+    // A peer that matches the whole key (Linux gretap) would drop anything but FlowID 0.
+    const flowId = this.noFlowIdPas.has(pa) ? 0 : flowIdForFrame(buf, off, off + len);
     pushEncap(template, tx, at, len, flowId, this.ipId);
     this.fabricTx.commit(len + ENCAP_OVERHEAD);
     this.counters.encap(slot, len);

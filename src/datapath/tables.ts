@@ -15,7 +15,7 @@
 import type { DesiredState } from '../model/desired-state.js';
 import { macFromString } from '../packet/ethernet.js';
 import { isWildcardRecord } from '../model/resources.js';
-import type { LookupRecord } from '../model/resources.js';
+import type { GreKeyFormat, LookupRecord } from '../model/resources.js';
 import { parseIp, parsePrefix, prefixContains } from '../model/ip.js';
 import type { IpPrefix } from '../model/ip.js';
 
@@ -59,6 +59,8 @@ export interface DatapathTables {
   nextHops: [pa: number, nextHop: number][];
   /** PAs that speak the pre-KB2779768 key format (FlowID<<24 | VSID). */
   legacyKeyPas: number[];
+  /** PAs that match the whole key (Linux gretap with `key`): FlowID always 0 towards them. */
+  noFlowIdPas: number[];
 }
 
 export interface NotForwardedRecord {
@@ -171,10 +173,15 @@ export function buildTables(state: DesiredState, generation: number, slotOf: (vs
       vsids,
       removedVsids,
       nextHops: [...remotePas].map((pa) => [pa, nextHopFor(state, pa)]),
-      legacyKeyPas: [],
+      legacyKeyPas: peersWith(state, 'Ws2012PreKB2779768'),
+      noFlowIdPas: peersWith(state, 'Rfc7637NoFlowId'),
     },
     notForwarded,
   };
+}
+
+function peersWith(state: DesiredState, format: GreKeyFormat): number[] {
+  return [...state.list('providerPeers')].filter((p) => p.greKeyFormat === format).map((p) => ipv4ToNumber(p.providerAddress)).filter((n) => n >= 0);
 }
 
 /**

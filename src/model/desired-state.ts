@@ -44,6 +44,7 @@ export class DesiredState {
     lookupRecords: new Map(),
     providerAddresses: new Map(),
     providerRoutes: new Map(),
+    providerPeers: new Map(),
   };
   private readonly subnetsByDomain = new Map<string, Set<number>>();
   private readonly routesByDomain = new Map<string, Set<string>>();
@@ -142,6 +143,7 @@ export class DesiredState {
       customerRoutes: [...this.stores.customerRoutes.values()],
       providerAddresses: [...this.stores.providerAddresses.values()],
       providerRoutes: [...this.stores.providerRoutes.values()],
+      providerPeers: [...this.stores.providerPeers.values()],
     };
   }
 

@@ -9,6 +9,8 @@ import { ErrorCode, FieldError } from './errors.js';
 import * as F from './fields.js';
 import type { FieldType, JsonSchema } from './fields.js';
 import { parseIp } from './ip.js';
+import type { ExternalConfig } from './external.js';
+import { externalNetworks, natConnections, routedConnections } from './external.js';
 
 export interface RoutingDomain {
   routingDomainId: string;
@@ -60,6 +62,24 @@ export interface ProviderRoute {
   metric: number;
 }
 
+export const GreKeyFormats = ['Rfc7637', 'Rfc7637NoFlowId', 'Ws2012PreKB2779768'] as const;
+export type GreKeyFormat = (typeof GreKeyFormats)[number];
+
+/**
+ * How the gateway speaks NVGRE to one remote PA, where that differs from RFC 7637 with
+ * per-flow FlowIDs (the default for every PA without a peer entry).
+ */
+export interface ProviderPeer {
+  providerAddress: string;
+  /**
+   * Rfc7637NoFlowId: FlowID always 0, for peers that match the whole 32-bit key (the Linux
+   * kernel's gretap with `key`). Ws2012PreKB2779768: the key format of Windows Server 2012
+   * before update KB2779768, FlowID<<24 | VSID.
+   */
+  greKeyFormat: GreKeyFormat;
+  description: string;
+}
+
 /** The whole desired state, as GET/PUT /v1/config carry it. */
 export interface ConfigDocument {
   routingDomains: RoutingDomain[];
@@ -68,10 +88,18 @@ export interface ConfigDocument {
   customerRoutes: CustomerRoute[];
   providerAddresses: ProviderAddress[];
   providerRoutes: ProviderRoute[];
+  providerPeers: ProviderPeer[];
 }
 
-export type KindName = keyof ConfigDocument;
-export type ItemOf<K extends KindName> = ConfigDocument[K][number];
+/**
+ * Every collection of /v1/config: the HNV ones above and the external networks with their
+ * NAT and routed connections (src/model/external.ts). Two types, so that a document of HNV
+ * objects alone, as HNV tools write it, is still a ConfigDocument.
+ */
+export type DesiredDocument = ConfigDocument & ExternalConfig;
+
+export type KindName = keyof DesiredDocument;
+export type ItemOf<K extends KindName> = DesiredDocument[K][number];
 export type AnyItem = ItemOf<KindName>;
 
 export interface FieldSpec {
@@ -208,6 +236,18 @@ const providerRoutes: ResourceKind<'providerRoutes'> = {
   },
 };
 
+const providerPeers: ResourceKind<'providerPeers'> = {
+  name: 'providerPeers',
+  singular: 'provider peer',
+  path: 'provider-peers',
+  keyFields: ['providerAddress'],
+  fields: {
+    providerAddress: { type: F.ip, description: 'A remote PA (a host or another gateway)' },
+    greKeyFormat: { type: F.oneOf(GreKeyFormats), default: 'Rfc7637', description: 'GRE key format this peer speaks' },
+    description: { type: F.text(256), default: '', description: 'Why this peer is special, for the operator' },
+  },
+};
+
 /** Every kind, in dependency order: a kind refers only to kinds before it. */
 export const KINDS = {
   routingDomains,
@@ -216,6 +256,10 @@ export const KINDS = {
   lookupRecords,
   providerAddresses,
   providerRoutes,
+  providerPeers,
+  externalNetworks,
+  natConnections,
+  routedConnections,
 } as const satisfies { [K in KindName]: ResourceKind<K> };
 
 export const KIND_NAMES = Object.keys(KINDS) as KindName[];

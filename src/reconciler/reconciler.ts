@@ -113,7 +113,7 @@ export class Reconciler {
     for (const change of changes) {
       if (change.kind === 'lookupRecords') touched.add(Number(change.key.split('|')[0]));
       else if (change.kind === 'virtualSubnets') touched.add(Number(change.key));
-      else if (change.kind === 'providerAddresses' || change.kind === 'providerRoutes') global = true;
+      else if (change.kind === 'providerAddresses' || change.kind === 'providerRoutes' || change.kind === 'providerPeers') global = true;
     }
     if (changes.some((c) => c.kind === 'virtualSubnets' && c.item === null)) {
       for (const c of changes) if (c.kind === 'virtualSubnets' && c.item === null) this.datapath.releaseSlot(Number(c.key));

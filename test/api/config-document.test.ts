@@ -1,6 +1,7 @@
 // GET/PUT /v1/config: the whole desired state as one document, its ETag (the state
 // revision), If-Match (RFC 9110 §13.1.1), ?dryRun and all-or-nothing application.
 import assert from 'node:assert/strict';
+import { KIND_NAMES } from '../../src/model/resources.js';
 import { describe, it } from 'node:test';
 import type { ConfigDocument } from '../../src/model/resources.js';
 import { assertError, hnvConfig, lookupRecord, routingDomain, seedHnv, setup } from '../support/api.js';
@@ -23,7 +24,7 @@ describe('GET /v1/config', () => {
     const { request } = await setup();
     const res = await request.get('/v1/config');
     assert.equal(res.status, 200);
-    assert.deepEqual(res.body, { routingDomains: [], virtualSubnets: [], lookupRecords: [], customerRoutes: [], providerAddresses: [], providerRoutes: [] });
+    assert.deepEqual(res.body, Object.fromEntries(KIND_NAMES.map((kind) => [kind, []])));
     assert.match(res.headers.etag!, /^"\d+"$/);
   });
 

@@ -307,6 +307,7 @@ export function hnvConfig(): ConfigDocument {
     ],
     providerAddresses: [providerAddress()],
     providerRoutes: [providerRoute()],
+    providerPeers: [{ providerAddress: '10.1.1.21', greKeyFormat: 'Rfc7637NoFlowId', description: 'Linux gretap host' }],
   };
 }
 

@@ -33,5 +33,6 @@ export function stateWithRecords(records: number): ConfigDocument {
     lookupRecords: Array.from({ length: records }, (_, n) => nthRecord(n)),
     providerAddresses: [],
     providerRoutes: [],
+    providerPeers: [],
   };
 }

@@ -55,6 +55,11 @@ const COLUMNS: Record<KindName, Column[]> = {
     { header: 'NEXT HOP', field: 'nextHop' },
     { header: 'METRIC', field: 'metric' },
   ],
+  providerPeers: [
+    { header: 'PROVIDER ADDRESS', field: 'providerAddress' },
+    { header: 'GRE KEY FORMAT', field: 'greKeyFormat' },
+    { header: 'DESCRIPTION', field: 'description', wide: true },
+  ],
 };
 
 /** Columns padded to their widest cell, three spaces apart, no trailing blanks. */

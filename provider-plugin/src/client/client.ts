@@ -111,6 +111,7 @@ export class NvgwClient {
   readonly customerRoutes: ResourceClient<'customerRoutes'>;
   readonly providerAddresses: ResourceClient<'providerAddresses'>;
   readonly providerRoutes: ResourceClient<'providerRoutes'>;
+  readonly providerPeers: ResourceClient<'providerPeers'>;
 
   private readonly base: URL;
   private readonly token: string | undefined;
@@ -150,6 +151,7 @@ export class NvgwClient {
     this.customerRoutes = new ResourceClient(this, 'customerRoutes');
     this.providerAddresses = new ResourceClient(this, 'providerAddresses');
     this.providerRoutes = new ResourceClient(this, 'providerRoutes');
+    this.providerPeers = new ResourceClient(this, 'providerPeers');
   }
 
   resource<K extends KindName>(kind: K): ResourceClient<K> {

@@ -57,6 +57,13 @@ export interface ProviderRoute {
   metric: number;
 }
 
+/** How the gateway speaks NVGRE to one remote PA, where that differs from RFC 7637 with per-flow FlowIDs. */
+export interface ProviderPeer {
+  providerAddress: string;
+  greKeyFormat: 'Rfc7637' | 'Rfc7637NoFlowId' | 'Ws2012PreKB2779768';
+  description: string;
+}
+
 /** The whole desired state, as GET/PUT /v1/config carry it. */
 export interface ConfigDocument {
   routingDomains: RoutingDomain[];
@@ -65,6 +72,7 @@ export interface ConfigDocument {
   customerRoutes: CustomerRoute[];
   providerAddresses: ProviderAddress[];
   providerRoutes: ProviderRoute[];
+  providerPeers: ProviderPeer[];
 }
 
 export type KindName = keyof ConfigDocument;
@@ -177,6 +185,17 @@ export const RESOURCES = {
       metric: { type: 'integer', default: 256 },
     },
   },
+  providerPeers: {
+    kind: 'providerPeers',
+    path: 'provider-peers',
+    singular: 'provider peer',
+    keyFields: ['providerAddress'],
+    fields: {
+      providerAddress: { type: 'string' },
+      greKeyFormat: { type: 'string', default: 'Rfc7637' },
+      description: { type: 'string', default: '', maxLength: 256 },
+    },
+  },
 } as const satisfies { [K in KindName]: ResourceInfo<K> };
 
 export const KIND_NAMES = Object.keys(RESOURCES) as KindName[];
@@ -209,6 +228,7 @@ export type LookupRecordInput = InputOf<'lookupRecords'>;
 export type CustomerRouteInput = InputOf<'customerRoutes'>;
 export type ProviderAddressInput = InputOf<'providerAddresses'>;
 export type ProviderRouteInput = InputOf<'providerRoutes'>;
+export type ProviderPeerInput = InputOf<'providerPeers'>;
 
 /** PUT /v1/config accepts a document with collections left out (they mean empty). */
 export type ConfigInput = { [K in KindName]?: InputOf<K>[] };

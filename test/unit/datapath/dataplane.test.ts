@@ -258,3 +258,51 @@ describe('the transmit (encap) path', () => {
     assert.deepEqual(targets, [ip(HOST1.pa), ip(HOST2.pa)].sort());
   });
 });
+
+describe('per-peer GRE key formats', () => {
+  const withPeer = (greKeyFormat: string) =>
+    classicState((doc) => {
+      (doc as Record<string, unknown[]>).providerPeers = [{ providerAddress: HOST1.pa, greKeyFormat }];
+    });
+  const toVm1 = (srcPort: number) => udpFrame({ srcMac: GW_CA_5001.mac, dstMac: VM1.mac, srcIp: '192.168.1.1', dstIp: VM1.ca, srcPort });
+
+  function resolvedWith(greKeyFormat: string) {
+    const ctx = setup(withPeer(greKeyFormat));
+    ctx.fabric.drain();
+    ctx.fabric.inject(arpReply({ srcMac: HOST1.mac, srcIp: HOST1.pa, dstMac: GW_FABRIC_MAC, dstIp: GW_PA }));
+    ctx.sut.poll();
+    return ctx;
+  }
+
+  it('round-trips the pre-KB2779768 key (FlowID<<24 | VSID) with a simulated unpatched Windows Server 2012 host', () => {
+    const { sut, fabric, t5001 } = resolvedWith('Ws2012PreKB2779768');
+    // The unpatched host sends FlowID 0xa8 in the high byte: key 0xa8001389 for VSID 5001.
+    fabric.inject(fromVm1(5001, 0xa8, { keyFormat: 'ws2012-legacy' }));
+    sut.poll();
+    assert.equal(t5001.drain().length, 1, 'the legacy-keyed frame was not delivered');
+    t5001.inject(toVm1(4000));
+    sut.poll();
+    const [out] = fabric.drain();
+    const key = out!.readUInt32BE(38);
+    assert.equal(key & 0xffffff, 5001, `key 0x${key.toString(16)} does not carry the VSID in its low 24 bits`);
+  });
+
+  it('still speaks RFC 7637 to every other PA while one peer is legacy', () => {
+    const ctx = setup(withPeer('Ws2012PreKB2779768'));
+    ctx.fabric.drain();
+    ctx.fabric.inject(arpReply({ srcMac: HOST2.mac, srcIp: HOST2.pa, dstMac: GW_FABRIC_MAC, dstIp: GW_PA }));
+    ctx.sut.poll();
+    ctx.t5001.inject(udpFrame({ srcMac: GW_CA_5001.mac, dstMac: VM2.mac, srcIp: '192.168.1.1', dstIp: VM2.ca }));
+    ctx.sut.poll();
+    const [out] = ctx.fabric.drain();
+    assert.equal(out!.readUInt32BE(38) >>> 8, 5001);
+  });
+
+  it('sends FlowID 0 to a peer that matches the whole key, for every flow', () => {
+    const { sut, fabric, t5001 } = resolvedWith('Rfc7637NoFlowId');
+    for (let port = 1000; port < 1032; port++) t5001.inject(toVm1(port));
+    sut.poll();
+    const keys = new Set(fabric.drain().map((f) => f.readUInt32BE(38)));
+    assert.deepEqual([...keys], [5001 << 8]);
+  });
+});
