@@ -12,6 +12,8 @@ export const EVENTS = [
   { event: 'flood-replicated', description: 'broadcast/multicast frame copied by unicast to one PA of its VSID (head-end replication)' },
   { event: 'fabric-arp-learned', description: 'provider next-hop MAC learned from ARP' },
   { event: 'fabric-arp-sent', description: 'ARP request sent for a provider next hop' },
+  { event: 'icmp-frag-needed-sent', description: 'ICMP fragmentation-needed (MTU = PA MTU - 42) sent back through the tunnel for an oversize DF packet' },
+  { event: 'inner-fragmented', description: 'oversize DF-clear inner IPv4 packet fragmented to the tenant MTU' },
 ] as const;
 export type EventName = (typeof EVENTS)[number]['event'];
 

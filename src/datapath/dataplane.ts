@@ -28,7 +28,8 @@ import { buildEncapTemplate, ENCAP_OVERHEAD, pushEncap } from '../packet/encap-t
 import type { EncapTemplate } from '../packet/encap-template.js';
 import { BROADCAST_MAC, ETHERNET_HEADER_LENGTH, ETHERTYPE_ARP, ETHERTYPE_IPV4, isMulticastMac, readMac, writeMac } from '../packet/ethernet.js';
 import { flowIdForFrame } from '../packet/flow-hash.js';
-import { ipv4ChecksumValid } from '../packet/ipv4.js';
+import { createIpv4Header, formatIpv4, internetChecksum, ipv4ChecksumValid, IP_PROTOCOL_ICMP, IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_MIN_HEADER_LENGTH, parseIpv4, setIpv4TotalLength } from '../packet/ipv4.js';
+import { formatIcmpFragmentationNeeded } from '../packet/icmp.js';
 import { createNvgreFrame, decodeNvgreFrame } from '../packet/nvgre.js';
 import type { CounterWriter } from './counters.js';
 import type { FramePort, RxBatch, TxBatch } from './io/frame-port.js';
@@ -166,6 +167,10 @@ export class Dataplane {
   private noFlowIdPas = new Set<number>();
   private nextHops = new Map<number, number>();
   private ttl = 64;
+  private tenantMtu = 1458;
+  /** Scratch for frames the gateway originates towards the fabric (ICMP errors). */
+  private readonly scratch = new Uint8Array(256);
+  private readonly innerIp = createIpv4Header();
   private generation = -1;
   private readonly tenants = new Map<number, Tenant>();
   private fabricRx: RxBatch;
@@ -210,6 +215,7 @@ export class Dataplane {
     // A PA behind a different next hop needs a new template in every VSID that uses it.
     if (nextHopsChanged || formatsChanged) for (const entry of this.vsids.values()) entry.templates.clear();
     this.ttl = tables.ttl;
+    this.tenantMtu = tables.tenantMtu;
     this.generation = tables.generation;
     // Resolve every provider next hop now, so a VM that moved to a new host is reachable
     // from the first packet instead of after an ARP round trip on the hot path.
@@ -332,6 +338,7 @@ export class Dataplane {
 
     const tenant = this.tenants.get(vsid);
     if (!tenant) return this.counters.drop('unknown-vsid', len, slot);
+    if (innerLength > this.tenantMtu + ETHERNET_HEADER_LENGTH) return this.oversize(entry, tenant, buf, inner, innerLength, f.outerSrcIp, len);
     const at = tenant.egress.slot();
     if (at < 0) return this.counters.drop('tx-ring-full', len, slot);
     tenant.egress.queueCopy(buf, inner, at, innerLength);
@@ -367,6 +374,71 @@ export class Dataplane {
       return this.counters.drop('no-lookup-record', len, slot);
     }
     this.encapTo(entry, pa, buf, off, len);
+  }
+
+  /**
+   * An inner packet larger than the tenant MTU (PA MTU - 42), which a sender on a jumbo
+   * fabric can send: with DF, ICMP fragmentation-needed with that MTU goes back through the
+   * tunnel, as the Windows switch answers (1458 for a 1500-byte PA MTU); without DF, the
+   * inner IPv4 packet is fragmented to the tenant MTU. Outer packets are never fragmented.
+   */
+  private oversize(entry: CompiledVsid, tenant: Tenant, buf: Uint8Array, inner: number, innerLength: number, senderPa: number, len: number): void {
+    const slot = entry.table.slot;
+    const l3 = inner + ETHERNET_HEADER_LENGTH;
+    const ip = this.innerIp;
+    if (buf[inner + 12] !== 0x08 || buf[inner + 13] !== 0x00 || parseIpv4(buf, l3, ip, inner + innerLength) !== 'ok') return this.counters.drop('mtu-exceeded', len, slot);
+    if ((ip.flags & IPV4_FLAG_DF) !== 0) {
+      this.counters.drop('mtu-exceeded', len, slot);
+      const source = entry.table.gatewayCas[0];
+      if (source === undefined) return; // no CA of ours in this VSID to answer from
+      const out = this.scratch;
+      writeMac(readMac(buf, inner + 6), out, 0);
+      writeMac(entry.table.gatewayMac, out, 6);
+      out[12] = 0x08;
+      out[13] = 0x00;
+      const icmpLength = formatIcmpFragmentationNeeded(out, ETHERNET_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH, buf, l3, inner + innerLength, this.tenantMtu);
+      this.ipId = (this.ipId + 1) & 0xffff;
+      formatIpv4(
+        { headerLength: IPV4_MIN_HEADER_LENGTH, tos: 0, totalLength: IPV4_MIN_HEADER_LENGTH + icmpLength, id: this.ipId, flags: 0, fragmentOffset: 0, ttl: 64, protocol: IP_PROTOCOL_ICMP, checksum: 0, src: source, dst: ip.src },
+        out,
+        ETHERNET_HEADER_LENGTH,
+      );
+      if (this.encapTo(entry, senderPa, out, 0, ETHERNET_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH + icmpLength) === 'ok') {
+        this.fabricTx.runCopies(); // the scratch is reused by the next one
+        this.counters.event('icmp-frag-needed-sent');
+        this.tracer?.step('mtu', `inner packet of ${innerLength - ETHERNET_HEADER_LENGTH} bytes with DF exceeds the tenant MTU ${this.tenantMtu}: ICMP fragmentation-needed sent back to ${ipText(ip.src)}`);
+      }
+      return;
+    }
+    // Fragment: every piece carries the header (options included) and a multiple of 8 bytes.
+    const headerLength = ip.headerLength;
+    const payload = ip.totalLength - headerLength;
+    const step = Math.floor((this.tenantMtu - headerLength) / 8) * 8;
+    const moreAfter = (ip.flags & IPV4_FLAG_MF) !== 0;
+    for (let offset = 0; offset < payload; offset += step) {
+      const n = Math.min(step, payload - offset);
+      const at = tenant.egress.slot();
+      if (at < 0) return this.counters.drop('tx-ring-full', len, slot);
+      const tx = tenant.egress.tx.buffer;
+      for (let i = 0; i < ETHERNET_HEADER_LENGTH + headerLength; i++) tx[at + i] = buf[inner + i]!;
+      const l3out = at + ETHERNET_HEADER_LENGTH;
+      setIpv4TotalLength(tx, l3out, headerLength + n);
+      const last = offset + n >= payload;
+      const flags = (ip.flags & IPV4_FLAG_DF) | (last && !moreAfter ? 0 : IPV4_FLAG_MF);
+      const fragmentOffset = ip.fragmentOffset + offset / 8;
+      tx[l3out + 6] = (flags << 5) | (fragmentOffset >>> 8);
+      tx[l3out + 7] = fragmentOffset & 0xff;
+      tx[l3out + 10] = 0;
+      tx[l3out + 11] = 0;
+      const checksum = internetChecksum(tx, l3out, headerLength);
+      tx[l3out + 10] = checksum >>> 8;
+      tx[l3out + 11] = checksum & 0xff;
+      tenant.egress.queueCopy(buf, l3 + headerLength + offset, l3out + headerLength, n);
+      tenant.egress.commit(ETHERNET_HEADER_LENGTH + headerLength + n);
+    }
+    this.counters.decap(slot, innerLength);
+    this.counters.event('inner-fragmented', innerLength);
+    this.tracer?.step('mtu', `inner packet of ${innerLength - ETHERNET_HEADER_LENGTH} bytes without DF fragmented to the tenant MTU ${this.tenantMtu}`);
   }
 
   /** Encapsulates one inner frame towards `pa`; counts the outcome. */

@@ -53,6 +53,8 @@ export interface DatapathTables {
   gatewayPas: number[];
   /** Outer TTL of encapsulated packets. */
   ttl: number;
+  /** Largest inner IPv4 packet a VSID carries: the PA MTU minus NVGRE's 42 bytes. */
+  tenantMtu: number;
   vsids: VsidTable[];
   removedVsids: number[];
   /** For remote PAs: the provider next hop (the PA itself when on-link), or -1 when unreachable. Upserted. */
@@ -107,7 +109,7 @@ export function isGatewayRecord(record: LookupRecord, gatewayPas: Set<number>): 
  * Builds the tables for `only` the given VSIDs (an incremental update; VSIDs in `only`
  * that no longer exist are listed as removed), or for every VSID when `only` is omitted.
  */
-export function buildTables(state: DesiredState, generation: number, slotOf: (vsid: number) => number, only?: ReadonlySet<number>): TableBuild {
+export function buildTables(state: DesiredState, generation: number, slotOf: (vsid: number) => number, only?: ReadonlySet<number>, tenantMtu = 1500 - 42): TableBuild {
   const gatewayPas = gatewayPasOf(state);
   const notForwarded: NotForwardedRecord[] = [];
   const vsids: VsidTable[] = [];
@@ -170,6 +172,7 @@ export function buildTables(state: DesiredState, generation: number, slotOf: (vs
       full: only === undefined,
       gatewayPas: [...gatewayPas],
       ttl: 64,
+      tenantMtu,
       vsids,
       removedVsids,
       nextHops: [...remotePas].map((pa) => [pa, nextHopFor(state, pa)]),

@@ -77,7 +77,7 @@ export class Reconciler {
     this.logger.info({ backend: this.backend }, this.backend === 'vrf' ? 'kernel has VRF: one VRF device per routing domain' : 'kernel has no VRF: routing domains are tables selected by ip rules (policy routing)');
     this.allocateTables();
     await this.kernelPass();
-    const build = buildTables(this.service.current, ++this.generation, (vsid) => this.datapath.slotOf(vsid));
+    const build = buildTables(this.service.current, ++this.generation, (vsid) => this.datapath.slotOf(vsid), undefined, this.options.paMtu - 42);
     this.notForwarded = build.notForwarded;
     await this.datapath.start(this.options.fabricIfname, [...gatewayPasOf(this.service.current)], build.tables, this.tenantSpecs());
     this.service.onChange((changes) => this.onChange(changes));
@@ -120,7 +120,7 @@ export class Reconciler {
     }
     if (global || touched.size > 0) {
       // The data path first: this is the live-migration path, measured from the API's 2xx.
-      const build = buildTables(this.service.current, ++this.generation, (vsid) => this.datapath.slotOf(vsid), global ? undefined : touched);
+      const build = buildTables(this.service.current, ++this.generation, (vsid) => this.datapath.slotOf(vsid), global ? undefined : touched, this.options.paMtu - 42);
       this.datapath.update(build.tables);
       if (global) this.notForwarded = build.notForwarded;
       else this.notForwarded = [...this.notForwarded.filter((r) => !touched.has(r.virtualSubnetId)), ...build.notForwarded];

@@ -10,17 +10,17 @@
  *                  { ns: fabric, ifname: 'gw', master: 'br0' });
  *   await lab.addRoute(gw, '10.9.0.0/16', { via: '10.1.1.1' });
  *   const { stdout } = await lab.exec(gw, ['ip', '-j', 'addr']);   // throws CommandError with stderr
- *   const p = lab.spawn(gw, ['iperf3', '-s']);                       // tracked, killed by PID on destroy
+ *   const p = lab.spawn(gw, ['iperf3', '-s', '--forceflush']);      // tracked, killed by PID on destroy
  *   await p.waitForOutput(/listening/);  await p.stop();
  *   const r = await lab.ping(gw, '10.1.1.11', { count: 3 });        // { transmitted, received, ... }
- *   await lab.destroy();                                              // idempotent, also on 'exit'
+ *   await lab.destroy();                 // idempotent; also run on 'exit', SIGINT and SIGTERM
  *
  * API
  *   createLab(prefix, opts?): Promise<Lab>       prefix: 2-6 lowercase letters (a "family")
  *   sweepStale(prefix): Promise<string[]>        removes namespaces, root-namespace veths and temp
  *                                                dirs of this family whose creating process is dead
  *   run(argv, opts?) / runIn(ns, argv, opts?)    one command, argv array; CommandError on failure
- *   linkMac(ns, ifname): Promise<string>
+ *   linkMac(ns, ifname): Promise<string> / checkIfname(name)   (throws beyond 15 characters)
  *   Lab.namespace(role, { ipv6? }) -> ns name
  *   Lab.bridge(ns, name, { mtu? })
  *   Lab.veth(a: LinkEnd, b: LinkEnd)             made in the root namespace under temporary names,

@@ -5,12 +5,13 @@
  *
  *   const h1 = await createOvsHost(lab, {
  *     name: 'h1', pa: '10.1.1.11', paPrefixLength: 24, fabric: { ns: fabricNs, bridge: 'br0' },
- *     vms: [{ name: 'vm1', ip: '192.168.1.1', prefixLength: 24, mac: '00:15:5d:00:00:01', vsid: 5001, gateway: '192.168.1.1' }],
+ *     vms: [{ name: 'vm1', ip: '192.168.1.1', prefixLength: 24, mac: '00:15:5d:00:00:01', vsid: 5001, gateway: '192.168.1.254' }],
  *     tunnels: [{ vsid: 5001, remotePa: '10.1.1.40' }],   // optional flowId: 0..255
  *   });
  *   await lab.ping(h1.vm('vm1').ns, '192.168.1.254');
  *   await h1.updateTunnel({ vsid: 5001, remotePa: '10.1.1.40', flowId: 0x5a });
  *   await h1.moveVm('vm1', h3);                              // live migration: same VM namespace
+ *   await h1.stop();                                         // or leave it to lab.destroy()
  *
  * API
  *   createOvsHost(lab, spec: OvsHostSpec): Promise<OvsHost>
@@ -43,6 +44,10 @@
  * from br-phy and snoops ARP replies); the packet that needed it is dropped, not queued. So
  * the first packet towards a PA not yet resolved is lost: ping with count >= 2, or call
  * resolvePeers() first.
+ *
+ * moveVm purges the datapath flows of every OVS host of the lab before the VM's gratuitous
+ * ARP: otherwise a cached flow that carried the VM's frames from its old host can make a
+ * peer re-learn the old place when the revalidator next pushes its statistics.
  *
  * The VM MTU defaults to 1458 so that an encapsulated full-size frame (42 bytes more) still
  * fits the 1500-byte fabric: OVS userspace neither fragments nor sends ICMP for it, it just
@@ -319,8 +324,9 @@ class OvsHostImpl implements OvsHost {
 
   private async plugVmPort(port: string, bridge: string): Promise<void> {
     await this.lab.exec(this.ns, ['ethtool', '-K', port, 'tx', 'off']);
-    await this.vsctl('add-port', bridge, port);
+    // Up before OVS opens it, or ovs-vswitchd logs receive errors ("Network is down").
     await this.lab.exec(this.ns, ['ip', 'link', 'set', port, 'up']);
+    await this.vsctl('add-port', bridge, port);
   }
 
   async moveVm(name: string, to: OvsHost, opts: { announce?: boolean } = {}): Promise<OvsVm> {

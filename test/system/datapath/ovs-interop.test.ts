@@ -31,6 +31,7 @@ const MAC = {
   b1: '00:15:5d:01:14:04',
   b2: '00:15:5d:01:1e:04',
   b3: '00:15:5d:02:2a:01',
+  b4: '00:15:5d:02:2a:02',
   r1: '00:15:5d:01:14:04', // red reuses blue's MAC and address
   gwBlue1: '00:15:5d:14:3c:01',
   gwBlue2: '00:15:5d:14:3c:02',
@@ -56,6 +57,7 @@ function desiredState(b2Host: string) {
       rec('192.168.1.101', 5001, MAC.b1, H.h1, 'b1'),
       rec('192.168.1.102', 5001, MAC.b2, b2Host, 'b2'),
       rec('192.168.2.101', 5002, MAC.b3, H.h2, 'b3'),
+      rec('192.168.2.102', 5002, MAC.b4, H.h2, 'b4'),
       rec('192.168.1.101', 6001, MAC.r1, H.h1, 'r1'),
     ],
     providerAddresses: [{ interface: 'fab0', providerAddress: GW_PA, prefixLength: 24 }],
@@ -76,7 +78,9 @@ describe('the data path with Open vSwitch NVGRE hosts', { timeout: 300_000 }, ()
     fabric = await lab.namespace('fabric');
     await lab.bridge(fabric, 'br0');
     gwNs = await lab.namespace('gw');
-    await lab.veth({ ns: gwNs, ifname: 'fab0' }, { ns: fabric, ifname: 'p-gw', master: 'br0' });
+    // h2 and the gateway have a jumbo fabric, so h2's VM b4 can send 1500-byte packets
+    // that exceed the tenant MTU (PA MTU 1500 - 42) on their way through the gateway.
+    await lab.veth({ ns: gwNs, ifname: 'fab0', mtu: 1600 }, { ns: fabric, ifname: 'p-gw', master: 'br0', mtu: 1600 });
     crafter = await lab.namespace('crafter');
     await lab.veth({ ns: crafter, ifname: 'fab0', addresses: ['10.1.1.66/24'] }, { ns: fabric, ifname: 'p-crafter', master: 'br0' });
     gwMac = await linkMac(gwNs, 'fab0');
@@ -94,10 +98,11 @@ describe('the data path with Open vSwitch NVGRE hosts', { timeout: 300_000 }, ()
       tunnels: [{ vsid: 5001, remotePa: GW_PA }, { vsid: 5001, remotePa: H.h2 }, { vsid: 5001, remotePa: H.h3 }, { vsid: 6001, remotePa: GW_PA }],
     });
     hosts.h2 = await createOvsHost(lab, {
-      name: 'h2', pa: H.h2, paPrefixLength: 24, fabric: fabricOf,
+      name: 'h2', pa: H.h2, paPrefixLength: 24, fabric: fabricOf, fabricMtu: 1600,
       vms: [
         { name: 'b2', ip: '192.168.1.102', prefixLength: 24, mac: MAC.b2, vsid: 5001, gateway: '192.168.1.1' },
         { name: 'b3', ip: '192.168.2.101', prefixLength: 24, mac: MAC.b3, vsid: 5002, gateway: '192.168.2.1' },
+        { name: 'b4', ip: '192.168.2.102', prefixLength: 24, mac: MAC.b4, vsid: 5002, gateway: '192.168.2.1', mtu: 1500 },
       ],
       tunnels: [{ vsid: 5001, remotePa: GW_PA }, { vsid: 5001, remotePa: H.h1 }, { vsid: 5002, remotePa: GW_PA }],
     });
@@ -132,6 +137,16 @@ describe('the data path with Open vSwitch NVGRE hosts', { timeout: 300_000 }, ()
     const mbps = report.end.sum_received.bits_per_second / 1e6;
     console.log(`# iperf3 VSID 5001 -> 5002 through nvgw: ${mbps.toFixed(0)} Mbit/s`);
     assert.ok(report.end.sum_received.bytes > 1_000_000, `only ${report.end.sum_received.bytes} bytes arrived`);
+  });
+
+  it('answers a DF packet over the tenant MTU with ICMP fragmentation-needed, MTU 1458 (PA MTU - 42)', async () => {
+    const result = await lab.ping(vm('h2', 'b4').ns, '192.168.1.101', { count: 2, size: 1472, dontFragment: true, waitSeconds: 1 });
+    assert.match(result.output, /mtu ?= ?1458/, result.output);
+  });
+
+  it('fragments a DF-clear 3000-byte datagram for the tenant MTU, so it arrives whole', async () => {
+    const result = await lab.ping(vm('h2', 'b4').ns, '192.168.1.101', { count: 3, size: 3000, waitSeconds: 2 });
+    assert.ok(result.received >= 2, result.output);
   });
 
   it('puts RFC 7637 NVGRE on the wire: the right VSID, and one non-zero FlowID per flow', async () => {

@@ -306,3 +306,58 @@ describe('per-peer GRE key formats', () => {
     assert.deepEqual([...keys], [5001 << 8]);
   });
 });
+
+describe('inner packets larger than the tenant MTU (PA MTU - 42)', () => {
+  const big = (df: boolean) => {
+    const frame = udpFrame({ srcMac: VM1.mac, dstMac: GW_CA_5001.mac, srcIp: VM1.ca, dstIp: '192.168.2.250', payload: 1500 - 28 });
+    if (!df) frame[14 + 6] = 0; // clear DF (the builder sets it)
+    frame.writeUInt16BE(0, 14 + 10);
+    frame.writeUInt16BE(internetChecksum(frame, 14, 20), 14 + 10);
+    return nvgreFrame({ srcPa: HOST1.pa, dstPa: GW_PA, vsid: 5001 }, frame);
+  };
+
+  function resolved() {
+    const ctx = setup();
+    ctx.fabric.drain();
+    ctx.fabric.inject(arpReply({ srcMac: HOST1.mac, srcIp: HOST1.pa, dstMac: GW_FABRIC_MAC, dstIp: GW_PA }));
+    ctx.sut.poll();
+    return ctx;
+  }
+
+  it('answers DF with ICMP fragmentation-needed, next-hop MTU 1458, back through the tunnel to the sender', () => {
+    const { sut, fabric, t5001, drops, counters } = resolved();
+    fabric.inject(big(true));
+    sut.poll();
+    assert.equal(t5001.drain().length, 0);
+    assert.equal(drops('mtu-exceeded'), 1);
+    const [out] = fabric.drain();
+    assert.ok(out, 'no ICMP left through the fabric');
+    assert.equal(out.readUInt32BE(30), ip(HOST1.pa));
+    assert.equal(out.readUInt32BE(38) >>> 8, 5001);
+    const icmp = 42 + 14 + 20;
+    assert.equal(out[42 + 14 + 9], 1);
+    assert.equal(out.readUInt32BE(42 + 14 + 12), ip(GW_CA_5001.ca));
+    assert.equal(out.readUInt32BE(42 + 14 + 16), ip(VM1.ca));
+    assert.deepEqual([out[icmp], out[icmp + 1], out.readUInt16BE(icmp + 6)], [3, 4, 1458]);
+    assert.equal(counters.snapshot().events['icmp-frag-needed-sent'].packets, 1);
+  });
+
+  it('fragments a DF-clear packet to the tenant MTU, every byte delivered once', () => {
+    const { sut, fabric, t5001 } = resolved();
+    const frame = big(false);
+    fabric.inject(frame);
+    sut.poll();
+    const pieces = t5001.drain();
+    assert.ok(pieces.length >= 2);
+    const original = frame.subarray(42 + 14 + 20);
+    const rebuilt = Buffer.alloc(original.length);
+    for (const piece of pieces) {
+      assert.ok(piece.length - 14 <= 1458, `fragment of ${piece.length - 14} bytes`);
+      assert.equal(internetChecksum(piece, 14, 20), 0);
+      const offset = (piece.readUInt16BE(14 + 6) & 0x1fff) * 8;
+      piece.subarray(14 + 20).copy(rebuilt, offset);
+    }
+    assert.deepEqual(rebuilt, original);
+    assert.equal(pieces.filter((p) => (p.readUInt16BE(14 + 6) & 0x2000) === 0).length, 1, 'exactly one last fragment');
+  });
+});
