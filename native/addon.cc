@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "common.h"
 #include "packet_port.h"
@@ -25,6 +26,7 @@ class IoAddon : public Napi::Addon<IoAddon> {
                              InstanceMethod<&IoAddon::WaitReadable>("waitReadable", napi_enumerable),
                              InstanceMethod<&IoAddon::DeleteTap>("deleteTap", napi_enumerable),
                              InstanceMethod<&IoAddon::CopyFrames>("copyFrames", napi_enumerable),
+                             InstanceMethod<&IoAddon::WaitAny>("waitAny", napi_enumerable),
                          });
   }
 
@@ -69,6 +71,42 @@ class IoAddon : public Napi::Addon<IoAddon> {
   }
 
   Napi::Value DeleteTap(const Napi::CallbackInfo& info) { return TapPort::Delete(info); }
+
+  // waitAny(fds: Int32Array, count, timeoutMs) -> number of ready descriptors. The data
+  // path's worker drains every port after a wake-up anyway (looking at a ring costs no
+  // syscall), so it needs "something is ready", not which: that lifts waitReadable's
+  // 32-port mask limit for gateways with many VSIDs. The pollfd array is this thread's
+  // own (the addon instance is per thread) and grows once to the largest count seen.
+  Napi::Value WaitAny(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      ThrowType(env, "waitAny needs an Int32Array of descriptors");
+      return env.Undefined();
+    }
+    Napi::Int32Array fds = info[0].As<Napi::Int32Array>();
+    const int64_t count = info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 0;
+    const int64_t timeout = info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : 0;
+    if (count < 0 || count > 65536 || size_t(count) > fds.ElementLength()) {
+      ThrowRange(env, "waitAny takes 0..65536 descriptors");
+      return env.Undefined();
+    }
+    if (pollSet_.size() < size_t(count)) pollSet_.resize(size_t(count));
+    for (int64_t i = 0; i < count; i++) {
+      pollSet_[size_t(i)].fd = fds[size_t(i)];
+      pollSet_[size_t(i)].events = POLLIN;
+      pollSet_[size_t(i)].revents = 0;
+    }
+    const int wait = timeout < 0 ? -1 : int(timeout > 3600000 ? 3600000 : timeout);
+    const int ready = poll(pollSet_.data(), nfds_t(count), wait);
+    if (ready > 0) {
+      for (int64_t i = 0; i < count; i++) {
+        if ((pollSet_[size_t(i)].revents & POLLERR) != 0) ClearSocketError(pollSet_[size_t(i)].fd);
+      }
+    }
+    return Napi::Number::New(env, ready < 0 ? 0 : ready);
+  }
+
+  std::vector<struct pollfd> pollSet_;
 
   // copyFrames(src, srcOffsets, dst, dstOffsets, lengths, count) -> copies skipped.
   // The pipeline decides per packet where each frame goes and writes the headers itself;

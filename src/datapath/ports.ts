@@ -25,11 +25,22 @@ export function openTenantPort(spec: TenantSpec): FramePort {
   if (spec.kind === 'tap') return openTapPort(spec.ifname, { persist: true, create: false, rxSlots: 256, txSlots: 256 });
   // The kernel end of the pair sends to VM MACs, not to this end's MAC: a packet socket
   // sees those frames anyway (PACKET_OTHERHOST), so no promiscuous mode is needed.
-  return openPacketPort(spec.ifname, { rxBlockSize: 1 << 16, rxBlockCount: 8, txFrameCount: 256 });
+  // Small rings (128 KiB receive, 128 slots to send): a gateway has one such port per VSID,
+  // and the fabric port, which carries everything, has the big ones.
+  return openPacketPort(spec.ifname, { rxBlockSize: 1 << 15, rxBlockCount: 4, txFrameCount: 128 });
 }
 
+let fds = new Int32Array(64);
+
+/**
+ * Blocks until any port has input (or the timeout passes). The worker drains every port
+ * after waking, so which one does not matter; this has no limit on the number of ports.
+ */
 export function waitReadable(ports: readonly FramePort[], timeoutMs: number): number {
-  return wait(ports, timeoutMs);
+  if (ports.some((p) => p.fd < 0)) return wait(ports, timeoutMs); // in-memory ports (tests)
+  if (fds.length < ports.length) fds = new Int32Array(ports.length * 2);
+  for (let i = 0; i < ports.length; i++) fds[i] = ports[i]!.fd;
+  return loadNative().waitAny(fds, ports.length, timeoutMs);
 }
 
 /** The addon's batched memcpy: one call moves a whole batch's payloads. */
