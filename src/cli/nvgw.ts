@@ -6,13 +6,17 @@
 import { ConfigError, describeConfig, loadConfig } from '../config/config.js';
 import { NvgwError } from '../model/errors.js';
 import { createLogger, startGateway } from '../main.js';
+import { labCheck, labDown, labStatus, labUp } from '../lab/lab.js';
+import { labSettings } from '../lab/state.js';
 
 const USAGE = `usage:
   nvgw serve [--config FILE]      run the gateway (FILE may also come from NVGW_CONFIG)
   nvgw config check FILE          validate a configuration file and exit
   nvgw config schema              print the configuration keys, defaults and NVGW_* variables
   nvgw trace [--config FILE] (--hex HEX | --packet "k=v ...") [--ingress fabric|vsid:N] [--json]
-                                  ask the running gateway what its data path would do with a packet`;
+                                  ask the running gateway what its data path would do with a packet
+  nvgw lab up|status|check|down   the HNV example lab in network namespaces (root; NVGW_LAB_PREFIX,
+                                  NVGW_LAB_DIR choose its name prefix and state directory)`;
 
 function configFileFrom(args: string[]): string | undefined {
   const i = args.indexOf('--config');
@@ -52,6 +56,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'trace') return trace(argv.slice(1));
+  if (command === 'lab' && rest.length === 0) {
+    const labCommands = { up: labUp, status: labStatus, check: labCheck, down: labDown } as const;
+    if (sub === 'up' || sub === 'status' || sub === 'check' || sub === 'down') return labCommands[sub](labSettings(), (line) => console.log(line));
+  }
   if (command === 'config' && sub === 'schema') {
     console.log(describeConfig());
     return 0;
@@ -109,7 +117,8 @@ main(process.argv.slice(2)).then(
       console.error(`nvgw: ${error.message}`);
       process.exitCode = 1;
     } else {
-      console.error('nvgw: failed to start:', error);
+      const [command] = process.argv.slice(2);
+      console.error(`nvgw: ${command === 'serve' ? 'failed to start' : `${command ?? ''} failed`}:`, error instanceof Error ? error.message : error);
       process.exitCode = 1;
     }
   },
