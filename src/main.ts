@@ -21,6 +21,8 @@ import type { KernelPort } from './kernel/kernel-port.js';
 import { createNetlinkKernel } from './kernel/netlink-kernel.js';
 import { disableOffloads } from './kernel/ethtool.js';
 import { routeGet } from './kernel/route-get.js';
+import { summarizeConntrack } from './nat/conntrack.js';
+import { procConntrackLines } from './nat/conntrack-proc.js';
 import { Reconciler } from './reconciler/reconciler.js';
 import type { KernelReconciler } from './reconciler/reconciler.js';
 
@@ -111,6 +113,15 @@ export async function startGateway(config: NvgwConfig, logger: Logger = createLo
       datapath: datapath ? { ...datapath.status(), reconcile: reconciler!.status() } : { state: 'disabled' },
     }),
     ...(datapath ? { stats: () => datapath.stats(), routeLookup: routeGet } : {}),
+    ...(reconciler
+      ? {
+          natConnections: (query) => {
+            const { tables, zones } = reconciler!.status();
+            const domains = Object.entries(zones).map(([routingDomainId, zone]) => ({ routingDomainId, zone, mark: tables[routingDomainId] ?? 0 }));
+            return summarizeConntrack(procConntrackLines(), domains, query);
+          },
+        }
+      : {}),
     ready: () => !reconciler || reconciler.status().passes > 0,
   });
   const server =

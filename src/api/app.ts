@@ -16,6 +16,8 @@ import { KIND_NAMES, keyParamNames, kindOf } from '../model/resources.js';
 import { requireAuth } from './auth.js';
 import { errorHandler } from './errors.js';
 import { createApiMetrics } from './metrics.js';
+import type { NatConnectionsSource } from './nat.js';
+import { mountNat } from './nat.js';
 import { buildOpenApi } from './openapi.js';
 
 export interface AppOptions {
@@ -30,6 +32,8 @@ export interface AppOptions {
   ready?: () => boolean;
   /** Data-path counters; absent when the gateway runs without a data path. */
   stats?: () => DatapathStats;
+  /** The kernel's NAT state per routing domain; absent when the gateway runs without a data path. */
+  natConnections?: NatConnectionsSource;
   /** The kernel's routing answer for traced packets; absent in tests and without a data path. */
   routeLookup?: RouteLookup;
 }
@@ -136,6 +140,7 @@ export function createApp(options: AppOptions): express.Express {
   });
 
   for (const name of KIND_NAMES) mountCollection(app, name, service, json);
+  mountNat(app, service, options.natConnections);
 
   app.use((req, _res, next) => {
     next(new NvgwError(ErrorCode.NoSuchRoute, `no route ${req.method} ${req.path}; see /v1/openapi.json`));

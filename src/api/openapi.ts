@@ -6,6 +6,7 @@
 import type { JsonSchema } from '../model/fields.js';
 import { ErrorCode } from '../model/errors.js';
 import { itemSchema, inputSchema, KIND_NAMES, keyParamNames, kindOf } from '../model/resources.js';
+import { natOpenApi } from './nat.js';
 
 const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
 const jsonContent = (schema: JsonSchema) => ({ 'application/json': { schema } });
@@ -247,6 +248,9 @@ export function buildOpenApi(version: string): Record<string, unknown> {
       responses: { 200: { description: 'The trace', content: jsonContent(ref('TraceResult')) }, ...errorResponses(400, 401, 413, 415, 422) },
     },
   };
+  const nat = natOpenApi(errorResponses);
+  Object.assign(schemas, nat.schemas);
+  Object.assign(paths, nat.paths);
   paths['/v1/status'] = { get: { operationId: 'getStatus', summary: 'Gateway status', responses: { 200: { description: 'Status', content: jsonContent(ref('Status')) }, ...errorResponses(401) } } };
   paths['/v1/openapi.json'] = { get: { operationId: 'getOpenApi', summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1', content: jsonContent({ type: 'object' }) }, ...errorResponses(401) } } };
   paths['/healthz'] = {

@@ -16,7 +16,14 @@
  *   only its own routing domain's gateway CAs. Without VRFs, the kernel's local table is
  *   shared and consulted first (rule 0), so a tenant could otherwise reach the PA or the
  *   management address, or another domain's gateway CA. With VRFs the l3mdev does this.
+ * - NAT, conntrack zones and uplink marks (external networks): src/nat/render.ts, merged
+ *   into the same text when the intent carries them.
  */
+import type { NatFirewallIntent } from '../nat/intent.js';
+import type { Chains } from '../nat/render.js';
+import { NAT_CHAINS, renderNat } from '../nat/render.js';
+import type { Ruleset } from './ruleset.js';
+import { restoreText } from './ruleset.js';
 
 export interface FirewallIntent {
   /** The gateway's IPv4 PAs. */
@@ -25,6 +32,8 @@ export interface FirewallIntent {
   domainMarks: { ifname: string; mark: number; routingDomainId: string; vsid: number }[];
   /** The gateway's own CAs per domain mark (policy-routing backend only). */
   domainAddresses: { mark: number; address: string }[];
+  /** Zones, NAT and uplinks; absent means none of nvgw's NAT chains are rendered. */
+  nat?: NatFirewallIntent;
 }
 
 export const CHAINS = [
@@ -35,24 +44,43 @@ export const CHAINS = [
 
 const comment = (text: string) => `-m comment --comment "nvgw: ${text.replaceAll('"', "'")}"`;
 
+/** Every chain nvgw owns that a built-in chain jumps into, for the intent (NAT chains only when it has NAT). */
+export function hookedChains(intent: FirewallIntent): readonly { table: string; chain: string; from: string }[] {
+  return intent.nat ? [...CHAINS, ...NAT_CHAINS] : CHAINS;
+}
+
 /** The whole of nvgw's rules as iptables-restore input; flushing and refilling only NVGW-* chains. */
 export function renderFirewall(intent: FirewallIntent): string {
-  const lines: string[] = ['*raw', ':NVGW-PREROUTING - [0:0]'];
+  return restoreText(buildFirewall(intent));
+}
+
+/** The whole of nvgw's rules as data: table -> NVGW-* chain -> its rules, in restore order. */
+export function buildFirewall(intent: FirewallIntent): Ruleset {
+  const rule = (chains: Chains, chain: string, text: string) => chains.get(chain)!.push(`-A ${chain} ${text}`);
+  const raw: Chains = new Map([['NVGW-PREROUTING', []]]);
   for (const pa of [...intent.gatewayPas].sort()) {
-    lines.push(`-A NVGW-PREROUTING -d ${pa}/32 -p gre ${comment(`NVGRE to PA ${pa} is handled by the data path`)} -j DROP`);
+    rule(raw, 'NVGW-PREROUTING', `-d ${pa}/32 -p gre ${comment(`NVGRE to PA ${pa} is handled by the data path`)} -j DROP`);
   }
-  lines.push('COMMIT', '*mangle', ':NVGW-PREROUTING - [0:0]');
+  const mangle: Chains = new Map([['NVGW-PREROUTING', []]]);
   for (const m of [...intent.domainMarks].sort((a, b) => a.ifname.localeCompare(b.ifname))) {
-    lines.push(`-A NVGW-PREROUTING -i ${m.ifname} ${comment(`rd ${m.routingDomainId} vsid ${m.vsid}`)} -j MARK --set-xmark 0x${m.mark.toString(16)}/0xffffffff`);
+    rule(mangle, 'NVGW-PREROUTING', `-i ${m.ifname} ${comment(`rd ${m.routingDomainId} vsid ${m.vsid}`)} -j MARK --set-xmark 0x${m.mark.toString(16)}/0xffffffff`);
   }
-  lines.push('COMMIT', '*filter', ':NVGW-INPUT - [0:0]');
+  const filter: Chains = new Map([['NVGW-INPUT', []]]);
   if (intent.domainMarks.length > 0) {
     const sorted = [...intent.domainAddresses].sort((a, b) => a.mark - b.mark || a.address.localeCompare(b.address));
     for (const a of sorted) {
-      lines.push(`-A NVGW-INPUT -d ${a.address}/32 -m mark --mark 0x${a.mark.toString(16)}/0xffffffff ${comment(`domain ${a.mark} reaches its gateway CA ${a.address}`)} -j RETURN`);
+      rule(filter, 'NVGW-INPUT', `-d ${a.address}/32 -m mark --mark 0x${a.mark.toString(16)}/0xffffffff ${comment(`domain ${a.mark} reaches its gateway CA ${a.address}`)} -j RETURN`);
     }
-    lines.push(`-A NVGW-INPUT -i nvgw-t+ ${comment('tenants reach only their own domain\'s gateway CAs')} -j DROP`);
+    rule(filter, 'NVGW-INPUT', `-i nvgw-t+ ${comment('tenants reach only their own domain\'s gateway CAs')} -j DROP`);
   }
-  lines.push('COMMIT', '');
-  return lines.join('\n');
+  const ruleset: Ruleset = new Map([['raw', raw], ['mangle', mangle]]);
+  if (intent.nat) {
+    const nat = renderNat(intent.nat);
+    for (const [chains, more] of [[raw, nat.raw], [mangle, nat.mangle], [filter, nat.filter]] as const) {
+      for (const [chain, rules] of more) chains.set(chain, rules);
+    }
+    ruleset.set('nat', nat.nat);
+  }
+  ruleset.set('filter', filter);
+  return ruleset;
 }

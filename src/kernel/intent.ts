@@ -15,6 +15,8 @@ export interface KernelIntent {
   backend: Backend;
   domains: DomainIntent[];
   provider: ProviderIntent;
+  /** Uplinks of external networks (NAT and routed connections); absent means none. */
+  uplinks?: UplinkIntent[];
 }
 
 export interface DomainIntent {
@@ -31,6 +33,17 @@ export interface DomainIntent {
    * would land in main), so the on-link routes here are the only ones the domain gets.
    */
   routes: RouteIntent[];
+  /**
+   * Routes in the domain's table that leave through an uplink (not a tenant interface): the
+   * external network's on-link prefix and its default gateway. Absent means none.
+   */
+  uplinkRoutes?: (RouteIntent & { ifname: string })[];
+  /**
+   * Select the table by mark in the vrf backend too (`fwmark <mark> lookup <table>`): NAT
+   * return traffic enters from a shared uplink, not from a VRF slave, and carries the mark the
+   * firewall restores from its connection. The policy-routing backend has that rule anyway.
+   */
+  markRule?: boolean;
 }
 
 export interface SubnetIntent {
@@ -84,6 +97,24 @@ export interface ProviderIntent {
   addresses: (AddressIntent & { ifname: string })[];
   /** Provider routes, in the main table. */
   routes: (RouteIntent & { ifname: string })[];
+}
+
+/**
+ * An external network's uplink: a link nvgw does not own (a NIC, a veth, a VLAN subinterface
+ * such as eth1.100); nvgw manages the addresses it adds (IFA_PROTO 78), its routes and rules,
+ * never the link itself.
+ */
+export interface UplinkIntent {
+  ifname: string;
+  /**
+   * Routed mode: the routing domain table the uplink is placed in, by `ip rule iif <ifname>
+   * lookup <table>` (priority 1000, both backends), with its addresses' prefix routes kept out
+   * of main (IFA_F_NOPREFIXROUTE; the domain's uplinkRoutes carry them). Absent in NAT mode:
+   * the uplink serves several domains and its addresses stay in main and local.
+   */
+  table?: number;
+  /** The gateway's own address on the uplink, and in NAT mode the NAT addresses as /32. */
+  addresses: AddressIntent[];
 }
 
 /** How nvgw recognises what it owns, so it never touches anything else. */

@@ -342,8 +342,17 @@ export function desiredKernel(intent: KernelIntent): DesiredKernel {
         addRoute(route);
       }
     }
+    for (const r of domain.uplinkRoutes ?? []) {
+      const route = routeFromIntent(domain.table, r);
+      if (typeof route === 'string') conflict(`route ${String(r.prefix)} table ${domain.table}`, route);
+      else if (!isForeignIfname(r.ifname) || isOwnedLinkName(r.ifname)) conflict(routeId(route), 'an uplink route leaves through a host interface, not an nvgw link');
+      else addRoute(route);
+    }
     if (backend === 'policy-routing') {
       want.rules.push({ priority: RULE_PRIORITY_FWMARK, fwmark: domain.mark, fwmask: FWMASK_ALL, table: domain.table });
+    } else if (domain.markRule === true) {
+      if (isU32(domain.mark) && domain.mark !== 0) want.rules.push({ priority: RULE_PRIORITY_FWMARK, fwmark: domain.mark, fwmask: FWMASK_ALL, table: domain.table });
+      else conflict(did, `mark ${domain.mark} is not a non-zero 32-bit mark`);
     }
   }
 
@@ -360,6 +369,37 @@ export function desiredKernel(intent: KernelIntent): DesiredKernel {
     if (addresses.has(addressKey(spec))) continue;
     addresses.add(addressKey(spec));
     want.addresses.push(spec);
+  }
+  const uplinkNames = new Set<string>();
+  for (const u of intent.uplinks ?? []) {
+    const uid = `uplink ${String(u.ifname)}`;
+    if (!isForeignIfname(u.ifname) || isOwnedLinkName(u.ifname)) {
+      conflict(uid, 'an uplink is a host interface that nvgw does not own');
+      continue;
+    }
+    if (uplinkNames.has(u.ifname)) {
+      conflict(uid, 'listed twice; keeping the first');
+      continue;
+    }
+    uplinkNames.add(u.ifname);
+    if (u.table !== undefined) {
+      if (!tables.has(u.table)) {
+        conflict(uid, `table ${u.table} belongs to no routing domain of this intent`);
+        continue;
+      }
+      want.rules.push({ priority: RULE_PRIORITY_IIF, iif: u.ifname, table: u.table });
+    }
+    for (const a of u.addresses) {
+      // Routed: the prefix route belongs in the domain's table (uplinkRoutes), not in main.
+      const spec: DesiredAddress = { ifname: u.ifname, address: a.address, prefixLength: a.prefixLength, noPrefixRoute: u.table !== undefined, owner: 'protocol' };
+      if (parseIpv4(a.address) === undefined || !Number.isInteger(a.prefixLength) || a.prefixLength < 0 || a.prefixLength > 32) {
+        conflict(addressId(spec), 'not an IPv4 address and prefix length');
+        continue;
+      }
+      if (addresses.has(addressKey(spec))) continue;
+      addresses.add(addressKey(spec));
+      want.addresses.push(spec);
+    }
   }
   for (const r of intent.provider.routes) {
     const route = routeFromIntent(TABLE_MAIN, r);

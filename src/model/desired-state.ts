@@ -7,7 +7,9 @@
 import { ErrorCode, FieldError, NvgwError, toValidationError } from './errors.js';
 import type { IpPrefix } from './ip.js';
 import { parseIp, parsePrefix, prefixContains } from './ip.js';
-import type { AnyItem, ConfigDocument, CustomerRoute, ItemOf, KindName, LookupRecord, ResourceKind, VirtualSubnet } from './resources.js';
+import type { StateView } from './external-index.js';
+import { ExternalIndex } from './external-index.js';
+import type { AnyItem, CustomerRoute, DesiredDocument, ItemOf, KindName, LookupRecord, ResourceKind, VirtualSubnet } from './resources.js';
 import { isOnLink, isWildcardRecord, KIND_NAMES, KINDS, keyOf, kindOf, parseItem } from './resources.js';
 
 /** One durable step: `item` null means the object with that key is deleted. */
@@ -45,6 +47,16 @@ export class DesiredState {
     providerAddresses: new Map(),
     providerRoutes: new Map(),
     providerPeers: new Map(),
+    externalNetworks: new Map(),
+    natConnections: new Map(),
+    routedConnections: new Map(),
+  };
+  /** Rules and indexes of external networks and NAT (src/model/external-index.ts). */
+  private readonly external = new ExternalIndex();
+  private readonly view: StateView = {
+    has: (kind, key) => this.stores[kind].has(key),
+    get: (kind, key) => this.stores[kind].get(key),
+    list: (kind) => this.stores[kind].values(),
   };
   private readonly subnetsByDomain = new Map<string, Set<number>>();
   private readonly routesByDomain = new Map<string, Set<string>>();
@@ -135,7 +147,7 @@ export class DesiredState {
     for (const key of this.recordsByVsid.get(vsid) ?? []) yield this.stores.lookupRecords.get(key)!;
   }
 
-  toDocument(): ConfigDocument {
+  toDocument(): DesiredDocument {
     return {
       routingDomains: [...this.stores.routingDomains.values()],
       virtualSubnets: [...this.stores.virtualSubnets.values()],
@@ -144,6 +156,9 @@ export class DesiredState {
       providerAddresses: [...this.stores.providerAddresses.values()],
       providerRoutes: [...this.stores.providerRoutes.values()],
       providerPeers: [...this.stores.providerPeers.values()],
+      externalNetworks: [...this.stores.externalNetworks.values()],
+      natConnections: [...this.stores.natConnections.values()],
+      routedConnections: [...this.stores.routedConnections.values()],
     };
   }
 
@@ -224,6 +239,7 @@ export class DesiredState {
       default:
         break;
     }
+    out.push(...this.external.dependantsOf(name, key, this.view));
     return out;
   }
 
@@ -240,6 +256,7 @@ export class DesiredState {
   /** Referential rules for writing `item` under `key` (new or replacing). */
   private checkWrite<K extends KindName>(name: K, item: ItemOf<K>, key: string, path: string): FieldError[] {
     const at = (field: string) => (path ? `${path}/${field}` : field);
+    if (name === 'providerAddresses' || ExternalIndex.handles(name)) return this.external.check(name, item as AnyItem, key, at, this.view);
     switch (name) {
       case 'virtualSubnets': {
         const subnet = item as VirtualSubnet;
@@ -305,6 +322,7 @@ export class DesiredState {
   }
 
   private index(kind: KindName, key: string, item: AnyItem): void {
+    if (ExternalIndex.handles(kind)) this.external.index(kind, key, item);
     if (kind === 'virtualSubnets') {
       const subnet = item as VirtualSubnet;
       addToIndex(this.subnetsByDomain, subnet.routingDomainId, subnet.virtualSubnetId);
@@ -326,6 +344,7 @@ export class DesiredState {
   }
 
   private unindex(kind: KindName, key: string, item: AnyItem): void {
+    if (ExternalIndex.handles(kind)) this.external.unindex(kind, key, item);
     if (kind === 'virtualSubnets') {
       const subnet = item as VirtualSubnet;
       removeFromIndex(this.subnetsByDomain, subnet.routingDomainId, subnet.virtualSubnetId);

@@ -23,6 +23,13 @@ export const ErrorCode = {
   Unauthorized: 'UNAUTHORIZED',
   StorageFailed: 'STORAGE_FAILED',
   DatapathDisabled: 'DATAPATH_DISABLED',
+  // External networks and NAT (src/model/external.ts).
+  ExternalAddressInUse: 'EXTERNAL_ADDRESS_IN_USE',
+  ExternalPortInUse: 'EXTERNAL_PORT_IN_USE',
+  InternalAddressInUse: 'INTERNAL_ADDRESS_IN_USE',
+  ExternalNetworkInUse: 'EXTERNAL_NETWORK_IN_USE',
+  DomainAlreadyConnected: 'DOMAIN_ALREADY_CONNECTED',
+  InterfaceInUse: 'INTERFACE_IN_USE',
   Internal: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -80,7 +80,7 @@ export interface ProviderPeer {
   description: string;
 }
 
-/** The whole desired state, as GET/PUT /v1/config carry it. */
+/** The HNV collections of GET/PUT /v1/config (DesiredDocument below is all of them). */
 export interface ConfigDocument {
   routingDomains: RoutingDomain[];
   virtualSubnets: VirtualSubnet[];

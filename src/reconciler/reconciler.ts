@@ -16,6 +16,7 @@ import { buildTables, gatewayPasOf } from '../datapath/tables.js';
 import type { FirewallPort } from '../firewall/iptables.js';
 import type { Backend, KernelIntent } from '../kernel/intent.js';
 import type { Change } from '../model/desired-state.js';
+import { withExternal } from '../nat/intent.js';
 import type { AllocationStore } from '../store/state-store.js';
 import type { TenantKind } from './kernel-intent.js';
 import { buildKernelIntent } from './kernel-intent.js';
@@ -45,9 +46,14 @@ export interface ReconcileStatus {
   lastPass?: { at: string; durationMs: number; failed: { object: string; error: string }[]; firewallError?: string };
   notForwarded: NotForwardedRecord[];
   tables: Record<string, number>;
+  /** Conntrack zone of each routing domain (its NAT state and connections live there). */
+  zones: Record<string, number>;
 }
 
 const TABLE_PREFIX = 'table:';
+const ZONE_PREFIX = 'zone:';
+/** Conntrack zones are 16 bits; 0 is the default zone, shared by everything outside a domain. */
+const ZONE_MAX = 0xffff;
 
 export class Reconciler {
   private backend: Backend | undefined;
@@ -60,6 +66,8 @@ export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly tuned = new Set<string>();
+  /** The next pass is a resync: the firewall is read back and rewritten whole (drift repair). */
+  private resyncDue = false;
 
   constructor(
     private readonly service: ConfigService,
@@ -81,7 +89,10 @@ export class Reconciler {
     this.notForwarded = build.notForwarded;
     await this.datapath.start(this.options.fabricIfname, [...gatewayPasOf(this.service.current)], build.tables, this.tenantSpecs());
     this.service.onChange((changes) => this.onChange(changes));
-    this.timer = setInterval(() => this.schedule(), this.options.resyncMs);
+    this.timer = setInterval(() => {
+      this.resyncDue = true;
+      this.schedule();
+    }, this.options.resyncMs);
     this.timer.unref();
   }
 
@@ -99,6 +110,7 @@ export class Reconciler {
       ...(this.lastPass ? { lastPass: this.lastPass } : {}),
       notForwarded: this.notForwarded,
       tables: Object.fromEntries([...this.allocations.allocations()].filter(([name]) => name.startsWith(TABLE_PREFIX)).map(([name, table]) => [name.slice(TABLE_PREFIX.length), table])),
+      zones: Object.fromEntries([...this.allocations.allocations()].filter(([name]) => name.startsWith(ZONE_PREFIX)).map(([name, zone]) => [name.slice(ZONE_PREFIX.length), zone])),
     };
   }
 
@@ -153,12 +165,16 @@ export class Reconciler {
   private async kernelPass(): Promise<void> {
     const started = Date.now();
     const state = this.service.current;
-    const intent = buildKernelIntent(state, {
+    const domainsOnly = buildKernelIntent(state, {
       backend: this.backend!,
       tenantKind: this.options.tenantKind,
       tenantMtu: this.options.paMtu - 42,
       tableOf: (rd) => this.allocations.allocations().get(`${TABLE_PREFIX}${rd}`)!,
     });
+    const external = withExternal(state, domainsOnly, (rd) => this.allocations.allocations().get(`${ZONE_PREFIX}${rd}`)!);
+    const intent = external.kernel;
+    const full = this.resyncDue;
+    this.resyncDue = false;
     const report = await this.kernel.reconcile(intent);
     const failedObjects = new Set(report.failed.map((f) => f.object));
     if (this.options.tuneTenantLink) {
@@ -186,7 +202,8 @@ export class Reconciler {
           this.backend === 'policy-routing'
             ? intent.domains.flatMap((d) => d.subnets.flatMap((s) => s.addresses.filter((a) => !a.address.includes(':')).map((a) => ({ mark: d.mark, address: a.address }))))
             : [],
-      });
+        nat: external.firewall,
+      }, { full });
     } catch (error) {
       firewallError = (error as Error).message;
       this.logger.error({ err: error }, 'firewall rules not applied; the previous rules stay in force');
@@ -207,7 +224,7 @@ export class Reconciler {
   /** Routing tables are allocated once per domain and persisted, so a restart finds the same numbers. */
   private allocateTables(): void {
     const current = this.allocations.allocations();
-    const used = new Set(current.values());
+    const used = new Set([...current].filter(([name]) => name.startsWith(TABLE_PREFIX)).map(([, table]) => table));
     const wanted = new Set([...this.service.current.list('routingDomains')].map((rd) => `${TABLE_PREFIX}${rd.routingDomainId}`));
     const changes: [string, number | null][] = [];
     let next = this.options.firstTable;
@@ -218,6 +235,44 @@ export class Reconciler {
       changes.push([name, next]);
     }
     for (const name of current.keys()) if (name.startsWith(TABLE_PREFIX) && !wanted.has(name)) changes.push([name, null]);
+    if (changes.length > 0) this.allocations.saveAllocations(changes);
+    this.allocateZones();
+  }
+
+  /**
+   * A conntrack zone per routing domain, persisted like its table (a restart must not move a
+   * domain's connections to another zone). The zone is the domain's table number when that
+   * fits 16 bits and is free, so `zone=1000` and `mark=0x3e8` name the same domain in
+   * conntrack and iptables listings; otherwise the lowest free zone from 1.
+   */
+  private allocateZones(): void {
+    const current = this.allocations.allocations();
+    const zoneOf = new Map([...current].filter(([name]) => name.startsWith(ZONE_PREFIX)).map(([name, zone]) => [name.slice(ZONE_PREFIX.length), zone]));
+    const wanted = new Set([...this.service.current.list('routingDomains')].map((rd) => rd.routingDomainId));
+    const changes: [string, number | null][] = [];
+    for (const [rd] of zoneOf) {
+      if (!wanted.has(rd)) {
+        changes.push([`${ZONE_PREFIX}${rd}`, null]);
+        zoneOf.delete(rd);
+      }
+    }
+    const used = new Set(zoneOf.values());
+    let next = 1;
+    for (const rd of wanted) {
+      if (zoneOf.has(rd)) continue;
+      const table = current.get(`${TABLE_PREFIX}${rd}`);
+      let zone: number;
+      if (table !== undefined && table <= ZONE_MAX && !used.has(table)) {
+        zone = table;
+      } else {
+        while (used.has(next)) next++;
+        if (next > ZONE_MAX) throw new Error(`no conntrack zone left for routing domain ${rd}: all ${ZONE_MAX} are in use`);
+        zone = next;
+      }
+      used.add(zone);
+      zoneOf.set(rd, zone);
+      changes.push([`${ZONE_PREFIX}${rd}`, zone]);
+    }
     if (changes.length > 0) this.allocations.saveAllocations(changes);
   }
 }

@@ -200,6 +200,112 @@ export const RESOURCES = {
 
 export const KIND_NAMES = Object.keys(RESOURCES) as KindName[];
 
+/**
+ * External networks and how routing domains reach them: NAT connections (with VMM-style NAT
+ * rules: port forwards and static 1:1 NAT) and routed connections. Part of /v1/config like the
+ * HNV kinds; described in their own registry so that KindName, and the records keyed by it
+ * (nvgwctl's tables, the HNV importer), stay the HNV kinds. test/external-contract.test.ts
+ * checks these against the gateway's schemas.
+ */
+export interface ExternalNetwork {
+  interface: string;
+  name: string;
+  address: string;
+  prefixLength: number;
+  defaultGateway: string;
+}
+
+export const NAT_PROTOCOLS = ['TCP', 'UDP', 'Any'] as const;
+
+export interface NatRule {
+  name: string;
+  /** TCP or UDP: a port forward; Any: static 1:1 NAT. */
+  protocol: (typeof NAT_PROTOCOLS)[number];
+  externalAddress: string;
+  externalPort: number;
+  internalAddress: string;
+  internalPort: number;
+}
+
+export interface NatConnection {
+  routingDomainId: string;
+  name: string;
+  interface: string;
+  /** One address or an inclusive range "first-last". */
+  externalAddresses: string;
+  rules: NatRule[];
+}
+
+export interface RoutedConnection {
+  routingDomainId: string;
+  name: string;
+  interface: string;
+}
+
+export interface ExternalConfig {
+  externalNetworks: ExternalNetwork[];
+  natConnections: NatConnection[];
+  routedConnections: RoutedConnection[];
+}
+
+export type ExternalKindName = keyof ExternalConfig;
+
+export interface ExternalFieldInfo {
+  type: FieldJsonType | 'array';
+  default?: string | number | boolean | readonly [];
+  maxLength?: number;
+}
+
+export interface ExternalResourceInfo<K extends ExternalKindName> {
+  kind: K;
+  path: string;
+  singular: string;
+  keyFields: readonly (keyof ExternalConfig[K][number] & string)[];
+  fields: { readonly [F in keyof ExternalConfig[K][number]]-?: ExternalFieldInfo };
+}
+
+export const EXTERNAL_RESOURCES = {
+  externalNetworks: {
+    kind: 'externalNetworks',
+    path: 'external-networks',
+    singular: 'external network',
+    keyFields: ['interface'],
+    fields: {
+      interface: { type: 'string' },
+      name: { type: 'string', default: '', maxLength: 256 },
+      address: { type: 'string' },
+      prefixLength: { type: 'integer' },
+      defaultGateway: { type: 'string', default: '' },
+    },
+  },
+  natConnections: {
+    kind: 'natConnections',
+    path: 'nat-connections',
+    singular: 'NAT connection',
+    keyFields: ['routingDomainId'],
+    fields: {
+      routingDomainId: { type: 'string' },
+      name: { type: 'string', default: '', maxLength: 256 },
+      interface: { type: 'string' },
+      externalAddresses: { type: 'string' },
+      rules: { type: 'array', default: [] },
+    },
+  },
+  routedConnections: {
+    kind: 'routedConnections',
+    path: 'routed-connections',
+    singular: 'routed connection',
+    keyFields: ['routingDomainId'],
+    fields: {
+      routingDomainId: { type: 'string' },
+      name: { type: 'string', default: '', maxLength: 256 },
+      interface: { type: 'string' },
+    },
+  },
+} as const satisfies { [K in ExternalKindName]: ExternalResourceInfo<K> };
+
+export const EXTERNAL_KIND_NAMES = Object.keys(EXTERNAL_RESOURCES) as ExternalKindName[];
+
 type Fields<K extends KindName> = (typeof RESOURCES)[K]['fields'];
 type OptionalField<K extends KindName> = {
   [F in keyof Fields<K>]: Fields<K>[F] extends { default: unknown } ? F : never;
@@ -231,7 +337,7 @@ export type ProviderRouteInput = InputOf<'providerRoutes'>;
 export type ProviderPeerInput = InputOf<'providerPeers'>;
 
 /** PUT /v1/config accepts a document with collections left out (they mean empty). */
-export type ConfigInput = { [K in KindName]?: InputOf<K>[] };
+export type ConfigInput = { [K in KindName]?: InputOf<K>[] } & Partial<ExternalConfig>;
 
 export interface DeletedEntry {
   kind: KindName;
