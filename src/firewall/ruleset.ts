@@ -8,9 +8,11 @@
  *   flushes them) and refilled, removed chains are flushed and deleted. A change to one routing
  *   domain rewrites its own chains and the dispatch chains it appears in, not the thousand
  *   other domains' chains.
- * - full (at start and at every resync): every chain is rewritten, chains nvgw no longer wants
+ * - full (at start and at every resync): the kernel's rules (iptables-save) are compared with
+ *   the wanted ones, and every chain that differs is rewritten, chains nvgw no longer wants
  *   are deleted with any jump into them, and missing jumps from the built-in chains are put
- *   back. Whatever drifted (a flushed chain, a deleted jump) is repaired.
+ *   back. Whatever drifted (a flushed chain, a deleted jump) is repaired; when nothing did,
+ *   nothing is written.
  */
 
 /** Table -> chain -> its rules, each a complete `-A CHAIN ...` line. */
@@ -91,6 +93,15 @@ export function ruleCount(ruleset: Ruleset): number {
 const sameRules = (a: readonly string[] | undefined, b: readonly string[]): boolean =>
   a !== undefined && a.length === b.length && a.every((line, i) => line === b[i]);
 
+/**
+ * A rule as iptables-save prints it: a mark match with the full mask loses the mask, and an
+ * apostrophe in a comment is escaped. nvgw renders options in iptables-save's order, so
+ * nothing else differs; should something, the chain is merely rewritten at each resync.
+ */
+export function savedForm(rule: string): string {
+  return rule.replace(/(--mark 0x[0-9a-f]+)\/0xffffffff/g, '$1').replace(/(?<!\\)'/g, "\\'");
+}
+
 const TABLE_ORDER = ['raw', 'mangle', 'nat', 'filter', 'security'];
 const tableOrder = (names: Iterable<string>) => [...new Set(names)].sort((a, b) => TABLE_ORDER.indexOf(a) - TABLE_ORDER.indexOf(b) || a.localeCompare(b));
 
@@ -141,10 +152,11 @@ export function planFull(next: Ruleset, observed: SavedState, hooks: readonly Ho
       if (count === 0) inserts.push(`-I ${hook.from} 1 -j ${hook.chain}`);
       for (let extra = 1; extra < count; extra++) deletes.push(`-D ${hook.from} -j ${hook.chain}`);
     }
-    if (want.size === 0 && stale.length === 0 && deletes.length === 0 && inserts.length === 0) continue;
+    const drifted = [...want].filter(([chain, rules]) => !sameRules(have.get(chain), rules.map(savedForm)));
+    if (drifted.length === 0 && stale.length === 0 && deletes.length === 0 && inserts.length === 0) continue;
     out.push(`*${table}`);
-    for (const chain of [...want.keys(), ...stale]) out.push(`:${chain} - [0:0]`);
-    for (const rules of want.values()) out.push(...rules);
+    for (const chain of [...drifted.map(([chain]) => chain), ...stale]) out.push(`:${chain} - [0:0]`);
+    for (const [, rules] of drifted) out.push(...rules);
     out.push(...deletes, ...inserts);
     for (const chain of stale) out.push(`-X ${chain}`);
     out.push('COMMIT');

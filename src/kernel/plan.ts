@@ -29,6 +29,15 @@
  * through to later rules and main (Documentation/networking/vrf.rst); permanent neighbours;
  * IPv6 disabled on every nvgw link (the intent is IPv4; no RS/DAD/MLD noise into a VSID).
  *
+ * Uplinks (external networks, KernelIntent.uplinks). An uplink is a link nvgw does not own
+ * (a NIC, a veth, a VLAN subinterface); nvgw adds its addresses (IFA_PROTO 78, like a PA),
+ * and routes through it in domain tables (DomainIntent.uplinkRoutes), never touches the link.
+ * In NAT mode its addresses keep their prefix route in main; a NAT domain with markRule also
+ * gets `fwmark <mark> lookup <table>` in the vrf backend, for return traffic the firewall
+ * marks from its connection. In routed mode (`table`) the uplink joins one domain's table by
+ * `ip rule iif <uplink> lookup <table>` (priority 1000, both backends) and its addresses carry
+ * IFA_F_NOPREFIXROUTE, the prefix route being one of the domain's uplink routes.
+ *
  * Local table (policy-routing). Rule 0 `lookup local` precedes every other rule and cannot
  * be preceded. Left alone, it would deliver a tenant packet addressed to another domain's CA
  * locally — domain A could ping B's gateway. So for each tenant CA nvgw adds `local <CA> dev

@@ -73,6 +73,20 @@ describe('NAT rules with the real iptables', { timeout: 120_000 }, () => {
     assert.deepEqual((await nvgwRules(lab, ns)).sort(), good.sort());
   });
 
+  it('a resync with nothing drifted reads the kernel back and writes nothing', async () => {
+    const ns = await lab.namespace('resync');
+    const real = nsRunner(lab, ns);
+    const commands: string[] = [];
+    const firewall = nsFirewall(lab, ns, (file, args, input) => {
+      commands.push([file, ...args].join(' '));
+      return real(file, args, input);
+    });
+    await firewall.apply(renderIntent());
+    commands.length = 0;
+    await firewall.apply(renderIntent(), { full: true });
+    assert.deepEqual(commands, ['iptables-save']);
+  });
+
   it('a restore that fails in a later table is rolled back: the previous rules stay in force', async () => {
     const ns = await lab.namespace('fail');
     const real = nsRunner(lab, ns);

@@ -85,6 +85,16 @@ describe('the rule set planner', () => {
     assert.match(plan, /^\*nat\n:NVGW-POSTROUTING - \[0:0\]\n-I POSTROUTING 1 -j NVGW-POSTROUTING\nCOMMIT$/m);
   });
 
+  it('a full apply writes nothing when the kernel holds the rules already, as iptables-save prints them', () => {
+    const want = parseRuleset(text('*mangle', ':NVGW-C-3e8 - [0:0]', '-A NVGW-C-3e8 -m connmark ! --mark 0x3e8/0xffffffff -m comment --comment "nvgw: another domain\'s connection" -j DROP', 'COMMIT'));
+    const kernel = parseSaved(
+      text('*mangle', ':PREROUTING ACCEPT [0:0]', ':NVGW-C-3e8 - [0:0]', '-A PREROUTING -j NVGW-CONNMARK', '-A NVGW-C-3e8 -m connmark ! --mark 0x3e8 -m comment --comment "nvgw: another domain\\\'s connection" -j DROP', 'COMMIT'),
+    );
+    kernel.ruleset.get('mangle')!.set('NVGW-CONNMARK', []);
+    want.get('mangle')!.set('NVGW-CONNMARK', []);
+    assert.equal(planFull(want, kernel, [{ table: 'mangle', chain: 'NVGW-CONNMARK', from: 'PREROUTING' }]), '');
+  });
+
   it('removes every NVGW chain and every jump into one, nothing else', () => {
     assert.equal(
       planRemoveAll(parseSaved(saved)),
