@@ -78,6 +78,7 @@ export async function startGateway(config: NvgwConfig, logger: Logger = createLo
     reconciler = new Reconciler(service, store, kernelReconciler, new IptablesFirewall(), datapath, logger, {
       tenantKind: config.datapath.tenantInterfaceKind,
       paMtu: config.datapath.paMtu,
+      routeBetweenVsids: config.datapath.routeBetweenVsids,
       fabricIfname: config.datapath.fabricInterface,
       resyncMs: config.datapath.resyncSeconds * 1000,
       firstTable: config.datapath.firstTable,
@@ -113,6 +114,7 @@ export async function startGateway(config: NvgwConfig, logger: Logger = createLo
       datapath: datapath ? { ...datapath.status(), reconcile: reconciler!.status() } : { state: 'disabled' },
     }),
     ...(datapath ? { stats: () => datapath.stats(), routeLookup: routeGet } : {}),
+    routeBetweenVsids: config.datapath.routeBetweenVsids,
     ...(reconciler
       ? {
           natConnections: (query) => {

@@ -36,6 +36,8 @@ export interface AppOptions {
   natConnections?: NatConnectionsSource;
   /** The kernel's routing answer for traced packets; absent in tests and without a data path. */
   routeLookup?: RouteLookup;
+  /** How the data path routes between VSIDs (datapath.routeBetweenVsids), for /v1/trace. */
+  routeBetweenVsids?: boolean;
 }
 
 const VERSION = '0.1.0';
@@ -126,7 +128,7 @@ export function createApp(options: AppOptions): express.Express {
     for (const field of ['ingress', 'hex', 'packet']) {
       if (body[field] !== undefined && typeof body[field] !== 'string') throw new NvgwError(ErrorCode.ValidationFailed, `${field} must be a string`, [{ path: field, problem: 'must be a string' }]);
     }
-    res.json(await tracePacket(service.current, { ingress: (body.ingress as string | undefined) ?? 'fabric', hex: body.hex as string | undefined, packet: body.packet as string | undefined }, options.routeLookup));
+    res.json(await tracePacket(service.current, { ingress: (body.ingress as string | undefined) ?? 'fabric', hex: body.hex as string | undefined, packet: body.packet as string | undefined }, options.routeLookup, { routeBetweenVsids: options.routeBetweenVsids ?? true }));
   });
 
   app.get('/v1/config', (_req, res) => {

@@ -184,7 +184,7 @@ export function buildOpenApi(version: string): Record<string, unknown> {
     required: ['ingress', 'verdict', 'steps', 'output'],
     properties: {
       ingress: { type: 'string' },
-      verdict: { type: 'string', description: 'delivered, encapsulated, answered, no output, or the drop reason' },
+      verdict: { type: 'string', description: 'delivered (to a tenant interface, for the kernel to route), routed (between VSIDs by the data path), encapsulated, answered, no output, or the drop reason' },
       dropReason: { type: 'string' },
       dropDescription: { type: 'string' },
       steps: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['step', 'detail'], properties: { step: { type: 'string' }, detail: { type: 'string' } } } },

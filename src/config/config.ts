@@ -93,6 +93,12 @@ const schema = {
       default: 'veth',
       env: 'NVGW_DATAPATH_TENANT_INTERFACE_KIND',
     },
+    routeBetweenVsids: {
+      doc: 'Route between the VSIDs of a routing domain in the data path itself (on-link routes to CAs with lookup records); false sends every packet through the kernel\'s domain table.',
+      format: Boolean,
+      default: true,
+      env: 'NVGW_DATAPATH_ROUTE_BETWEEN_VSIDS',
+    },
     paMtu: { doc: 'MTU of the provider network; tenant interfaces get this minus the 42 bytes NVGRE adds.', format: 'nat', default: 1500, env: 'NVGW_DATAPATH_PA_MTU' },
     resyncSeconds: { doc: 'Full kernel and firewall reconcile period (drift repair).', format: 'nat', default: 30, env: 'NVGW_DATAPATH_RESYNC_SECONDS' },
     firstTable: { doc: 'First Linux routing table number given to a routing domain.', format: 'nat', default: 1000, env: 'NVGW_DATAPATH_FIRST_TABLE' },
@@ -109,7 +115,7 @@ export interface NvgwConfig {
   };
   state: { path: string; synchronous: 'full' | 'normal' };
   log: { level: (typeof LOG_LEVELS)[number] };
-  datapath: { fabricInterface: string; tenantInterfaceKind: 'veth' | 'tap'; paMtu: number; resyncSeconds: number; firstTable: number };
+  datapath: { fabricInterface: string; tenantInterfaceKind: 'veth' | 'tap'; routeBetweenVsids: boolean; paMtu: number; resyncSeconds: number; firstTable: number };
 }
 
 export class ConfigError extends Error {

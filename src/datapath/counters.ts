@@ -13,6 +13,7 @@ export const EVENTS = [
   { event: 'fabric-arp-learned', description: 'provider next-hop MAC learned from ARP' },
   { event: 'fabric-arp-sent', description: 'ARP request sent for a provider next hop' },
   { event: 'icmp-frag-needed-sent', description: 'ICMP fragmentation-needed (MTU = PA MTU - 42) sent back through the tunnel for an oversize DF packet' },
+  { event: 'routed-between-vsids', description: 'inner IPv4 packet routed from one VSID of a routing domain to another by the data path itself (no kernel crossing)' },
   { event: 'inner-fragmented', description: 'oversize DF-clear inner IPv4 packet fragmented to the tenant MTU' },
 ] as const;
 export type EventName = (typeof EVENTS)[number]['event'];

@@ -11,6 +11,12 @@
  *   from which any inner source is accepted;
  * - TranslationMethodNat (IP Rewrite) records are not forwarded by this data path yet:
  *   listed as such, and packets for them are dropped under their own reason.
+ * - a routing domain's routes (DomainRoutes) mirror its kernel table: on-link customer
+ *   routes name their VSID, so the data path can route between the VSIDs of a domain
+ *   itself (HNV's distributed router); routes the kernel must resolve (a next-hop CA, an
+ *   external network's uplink) are listed too, as `vsid: -1`, so that a longer or better
+ *   one of those sends the packet to the kernel exactly when the kernel would route it
+ *   elsewhere.
  */
 import type { DesiredState } from '../model/desired-state.js';
 import { macFromString } from '../packet/ethernet.js';
@@ -18,6 +24,8 @@ import { isWildcardRecord } from '../model/resources.js';
 import type { GreKeyFormat, LookupRecord } from '../model/resources.js';
 import { parseIp, parsePrefix, prefixContains } from '../model/ip.js';
 import type { IpPrefix } from '../model/ip.js';
+import { isOnLink } from '../model/resources.js';
+import { EXTERNAL_METRIC } from '../nat/intent.js';
 
 export interface RecordEntry {
   /** IPv4 CA as uint32, or -1 for an IPv6 CA (matched by MAC only). */
@@ -39,6 +47,20 @@ export interface VsidTable {
   records: RecordEntry[];
   /** PA of the wildcard record, or -1. */
   wildcardPa: number;
+}
+
+/** One route of a routing domain's table, IPv4. */
+export interface DomainRoute {
+  network: number;
+  length: number;
+  metric: number;
+  /** The VSID an on-link customer route sends to; -1 when the kernel resolves the route (next-hop CA, uplink). */
+  vsid: number;
+}
+
+export interface DomainRoutes {
+  routingDomainId: string;
+  routes: DomainRoute[];
 }
 
 /**
@@ -63,6 +85,20 @@ export interface DatapathTables {
   legacyKeyPas: number[];
   /** PAs that match the whole key (Linux gretap with `key`): FlowID always 0 towards them. */
   noFlowIdPas: number[];
+  /** Route between the VSIDs of a domain in the data path (false: every packet goes through the kernel). */
+  routeBetweenVsids: boolean;
+  /** Every domain's routes, replacing the previous set; absent when routes did not change. */
+  domains?: DomainRoutes[];
+}
+
+export interface TableOptions {
+  /** Build only these VSIDs (an incremental update); omitted: every VSID. */
+  only?: ReadonlySet<number>;
+  /** Include every domain's routes in an incremental update (a route or connection changed). */
+  routes?: boolean;
+  /** Largest inner IPv4 packet: the PA MTU minus 42. */
+  tenantMtu?: number;
+  routeBetweenVsids?: boolean;
 }
 
 export interface NotForwardedRecord {
@@ -109,7 +145,8 @@ export function isGatewayRecord(record: LookupRecord, gatewayPas: Set<number>): 
  * Builds the tables for `only` the given VSIDs (an incremental update; VSIDs in `only`
  * that no longer exist are listed as removed), or for every VSID when `only` is omitted.
  */
-export function buildTables(state: DesiredState, generation: number, slotOf: (vsid: number) => number, only?: ReadonlySet<number>, tenantMtu = 1500 - 42): TableBuild {
+export function buildTables(state: DesiredState, generation: number, slotOf: (vsid: number) => number, options: TableOptions = {}): TableBuild {
+  const { only, tenantMtu = 1500 - 42, routeBetweenVsids = true } = options;
   const gatewayPas = gatewayPasOf(state);
   const notForwarded: NotForwardedRecord[] = [];
   const vsids: VsidTable[] = [];
@@ -178,9 +215,42 @@ export function buildTables(state: DesiredState, generation: number, slotOf: (vs
       nextHops: [...remotePas].map((pa) => [pa, nextHopFor(state, pa)]),
       legacyKeyPas: peersWith(state, 'Ws2012PreKB2779768'),
       noFlowIdPas: peersWith(state, 'Rfc7637NoFlowId'),
+      routeBetweenVsids,
+      ...(only === undefined || options.routes ? { domains: domainRoutes(state) } : {}),
     },
     notForwarded,
   };
+}
+
+/**
+ * Every routing domain's IPv4 routes as the kernel intent puts them in its table
+ * (src/reconciler/kernel-intent.ts, src/nat/intent.ts): on-link customer routes with their
+ * VSID; routes via a next-hop CA and an attached external network's prefix and default
+ * route as routes only the kernel follows. Routes via the gateway's own CA, which the kernel
+ * intent leaves out, are kept here: sending a packet to the kernel is always safe, and it
+ * keeps this independent of the lookup records (a record change never rebuilds routes).
+ */
+export function domainRoutes(state: DesiredState): DomainRoutes[] {
+  const byDomain = new Map<string, DomainRoute[]>();
+  for (const rd of state.list('routingDomains')) byDomain.set(rd.routingDomainId, []);
+  const add = (routingDomainId: string, route: DomainRoute) => byDomain.get(routingDomainId)?.push(route);
+  for (const route of state.list('customerRoutes')) {
+    const parsed = parsePrefix(route.destinationPrefix);
+    if (!parsed.ok || parsed.prefix.address.family !== 4) continue;
+    const vsid = isOnLink(route) ? route.virtualSubnetId : -1;
+    add(route.routingDomainId, { network: Number(parsed.prefix.address.value), length: parsed.prefix.length, metric: route.metric, vsid });
+  }
+  const networks = new Map([...state.list('externalNetworks')].map((n) => [n.interface, n]));
+  for (const connection of [...state.list('natConnections'), ...state.list('routedConnections')]) {
+    const net = networks.get(connection.interface);
+    if (!net) continue;
+    const address = ipv4ToNumber(net.address);
+    if (address < 0) continue;
+    const mask = net.prefixLength === 0 ? 0 : (0xffffffff << (32 - net.prefixLength)) >>> 0;
+    add(connection.routingDomainId, { network: (address & mask) >>> 0, length: net.prefixLength, metric: EXTERNAL_METRIC, vsid: -1 });
+    if (net.defaultGateway !== '') add(connection.routingDomainId, { network: 0, length: 0, metric: EXTERNAL_METRIC, vsid: -1 });
+  }
+  return [...byDomain].map(([routingDomainId, routes]) => ({ routingDomainId, routes }));
 }
 
 function peersWith(state: DesiredState, format: GreKeyFormat): number[] {

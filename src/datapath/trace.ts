@@ -152,7 +152,12 @@ function frameFromDescription(state: DesiredState, ingress: string, text: string
   return frame;
 }
 
-export async function tracePacket(state: DesiredState, request: TraceRequest, routeLookup?: RouteLookup): Promise<TraceResult> {
+export interface TraceOptions {
+  /** As the gateway runs it (datapath.routeBetweenVsids); default true. */
+  routeBetweenVsids?: boolean;
+}
+
+export async function tracePacket(state: DesiredState, request: TraceRequest, routeLookup?: RouteLookup, options: TraceOptions = {}): Promise<TraceResult> {
   const ingress = request.ingress ?? 'fabric';
   if (ingress !== 'fabric' && !/^vsid:[0-9]+$/.test(ingress)) throw invalid(`ingress must be "fabric" or "vsid:N", got ${JSON.stringify(ingress)}`);
   let frame: Buffer;
@@ -170,7 +175,7 @@ export async function tracePacket(state: DesiredState, request: TraceRequest, ro
   const fabric = new CapturePort('fabric', Uint8Array.from([2, 0, 0x4e, 0x56, 0, 1]));
   const dataplane = new Dataplane(fabric, counters, Date.now);
   const steps: TraceStep[] = [];
-  const tables = buildTables(state, 1, () => 0).tables;
+  const tables = buildTables(state, 1, () => 0, { routeBetweenVsids: options.routeBetweenVsids ?? true }).tables;
   dataplane.setTables(tables);
   dataplane.assumeNeighbours(0x02004e56ffff);
   const tenants = new Map<number, CapturePort>();
@@ -216,6 +221,8 @@ export async function tracePacket(state: DesiredState, request: TraceRequest, ro
         steps.push({ step: 'route', detail: `the kernel's route lookup failed: ${(error as Error).message}` });
       }
     }
+  } else if (ingress === 'fabric' && output.some((o) => o.port === 'fabric') && steps.some((s) => s.step === 'route')) {
+    result.verdict = 'routed';
   } else if (output.some((o) => o.port === 'fabric')) {
     result.verdict = 'encapsulated';
   } else if (output.length > 0) {

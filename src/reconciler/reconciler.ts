@@ -13,6 +13,7 @@ import type { DatapathPort } from '../datapath/engine.js';
 import type { TenantSpec } from '../datapath/messages.js';
 import type { NotForwardedRecord } from '../datapath/tables.js';
 import { buildTables, gatewayPasOf } from '../datapath/tables.js';
+import type { TableOptions } from '../datapath/tables.js';
 import type { FirewallPort } from '../firewall/iptables.js';
 import type { Backend, KernelIntent } from '../kernel/intent.js';
 import type { Change } from '../model/desired-state.js';
@@ -36,6 +37,8 @@ export interface ReconcilerOptions {
   resyncMs: number;
   /** First routing table number to allocate. */
   firstTable: number;
+  /** Route between the VSIDs of a domain in the data path (datapath.routeBetweenVsids). */
+  routeBetweenVsids?: boolean;
   /** Applied once to each new kernel-side tenant interface (offloads off). */
   tuneTenantLink?: (ifname: string) => Promise<void>;
 }
@@ -49,6 +52,9 @@ export interface ReconcileStatus {
   /** Conntrack zone of each routing domain (its NAT state and connections live there). */
   zones: Record<string, number>;
 }
+
+/** Changes that alter a domain's routes as the data path sees them (tables.ts domainRoutes). */
+const ROUTE_KINDS = new Set<Change['kind']>(['routingDomains', 'customerRoutes', 'externalNetworks', 'natConnections', 'routedConnections']);
 
 const TABLE_PREFIX = 'table:';
 const ZONE_PREFIX = 'zone:';
@@ -85,7 +91,7 @@ export class Reconciler {
     this.logger.info({ backend: this.backend }, this.backend === 'vrf' ? 'kernel has VRF: one VRF device per routing domain' : 'kernel has no VRF: routing domains are tables selected by ip rules (policy routing)');
     this.allocateTables();
     await this.kernelPass();
-    const build = buildTables(this.service.current, ++this.generation, (vsid) => this.datapath.slotOf(vsid), undefined, this.options.paMtu - 42);
+    const build = buildTables(this.service.current, ++this.generation, (vsid) => this.datapath.slotOf(vsid), this.tableOptions());
     this.notForwarded = build.notForwarded;
     await this.datapath.start(this.options.fabricIfname, [...gatewayPasOf(this.service.current)], build.tables, this.tenantSpecs());
     this.service.onChange((changes) => this.onChange(changes));
@@ -122,17 +128,19 @@ export class Reconciler {
   private onChange(changes: readonly Change[]): void {
     const touched = new Set<number>();
     let global = false;
+    let routes = false;
     for (const change of changes) {
       if (change.kind === 'lookupRecords') touched.add(Number(change.key.split('|')[0]));
       else if (change.kind === 'virtualSubnets') touched.add(Number(change.key));
       else if (change.kind === 'providerAddresses' || change.kind === 'providerRoutes' || change.kind === 'providerPeers') global = true;
+      if (ROUTE_KINDS.has(change.kind)) routes = true;
     }
     if (changes.some((c) => c.kind === 'virtualSubnets' && c.item === null)) {
       for (const c of changes) if (c.kind === 'virtualSubnets' && c.item === null) this.datapath.releaseSlot(Number(c.key));
     }
-    if (global || touched.size > 0) {
+    if (global || routes || touched.size > 0) {
       // The data path first: this is the live-migration path, measured from the API's 2xx.
-      const build = buildTables(this.service.current, ++this.generation, (vsid) => this.datapath.slotOf(vsid), global ? undefined : touched, this.options.paMtu - 42);
+      const build = buildTables(this.service.current, ++this.generation, (vsid) => this.datapath.slotOf(vsid), this.tableOptions(global ? undefined : touched, routes));
       this.datapath.update(build.tables);
       if (global) this.notForwarded = build.notForwarded;
       else this.notForwarded = [...this.notForwarded.filter((r) => !touched.has(r.virtualSubnetId)), ...build.notForwarded];
@@ -211,6 +219,10 @@ export class Reconciler {
     this.passes++;
     this.lastPass = { at: new Date(started).toISOString(), durationMs: Date.now() - started, failed: report.failed, ...(firewallError ? { firewallError } : {}) };
     if (report.failed.length > 0) this.logger.error({ failed: report.failed }, 'some kernel objects could not be reconciled');
+  }
+
+  private tableOptions(only?: ReadonlySet<number>, routes = false): TableOptions {
+    return { ...(only ? { only } : {}), routes, tenantMtu: this.options.paMtu - 42, routeBetweenVsids: this.options.routeBetweenVsids ?? true };
   }
 
   private tenantSpecs(): TenantSpec[] {

@@ -10,6 +10,7 @@
  *   BENCH_PHASES=rows,latency npm run bench     any of rows, nat, latency, tcp, scale (or hold)
  *   BENCH_GATEWAYS=A,C                          a subset of the gateways (not for scale)
  *   BENCH_SCALE=10,100,1000,4000                VSID counts of the scale steps (nvgw only)
+ *   BENCH_ROUTE_BETWEEN_VSIDS=false             nvgw leaves VSID-to-VSID routing to the kernel
  *
  * `hold` builds the three topologies, prints their namespaces and trafgen command lines,
  * and waits for Ctrl-C: for profiling by hand.
@@ -44,7 +45,7 @@ import {
 } from './probes.js';
 import { runScale } from './scale.js';
 import type { Direction, FrameKind, GatewayId, Unit } from './units.js';
-import { buildKernel, buildNvgw, buildOvs, EXT_HOST, GATEWAY_CPU, GATEWAY_NAMES, GEN_PA, GW_MAC, GW_PA, H1_PA, H2_PA, neighbour, VM } from './units.js';
+import { buildKernel, buildNvgw, buildOvs, EXT_HOST, GATEWAY_CPU, ROUTE_BETWEEN_VSIDS, GATEWAY_NAMES, GEN_PA, GW_MAC, GW_PA, H1_PA, H2_PA, neighbour, VM } from './units.js';
 
 const env = (name: string, fallback: string): string => process.env[name] ?? fallback;
 const ROUNDS = Number(env('BENCH_ROUNDS', '3'));
@@ -482,30 +483,6 @@ async function main(): Promise<void> {
 
     if (PHASES.has('rows')) await forwardingRows(lab, units, ['decap', 'encap'], baseline, rows, notes);
 
-    if (PHASES.has('nat')) {
-      const nvgw = units.find((u) => u.id === 'A');
-      let natPaths: string[] = [];
-      if (nvgw?.gateway) {
-        const { body } = await nvgw.gateway().ok<{ paths?: Record<string, unknown> }>('GET', '/v1/openapi.json');
-        natPaths = Object.keys(body.paths ?? {}).filter((p) => /^\/v1\/nat[a-z-]*$/i.test(p));
-      }
-      if (natPaths.length === 0) {
-        rows.push({ figure: `${LABEL['decap-nat']}; ${LABEL['encap-nat']}`, cells: { A: 'NAT: not available in this build' } });
-      } else {
-        try {
-          for (const u of units) {
-            await u.enableNat();
-            await preflight(lab, u, ['decap-nat', 'encap-nat']);
-          }
-          await forwardingRows(lab, units, ['decap-nat', 'encap-nat'], baseline, rows, notes);
-          notes.push(`NAT rows: nvgw's NAT connection through ${natPaths.join(', ')} (SNAT to 172.16.0.10, UDP port forward 172.16.0.10:5001 -> 192.168.2.11:5001); B and C: the same two iptables NAT rules.`);
-        } catch (e) {
-          log(`NAT rows: ${(e as Error).stack ?? String(e)}`);
-          rows.push({ figure: `${LABEL['decap-nat']}; ${LABEL['encap-nat']}`, cells: { A: `NAT: the API lists it, but: ${(e as Error).message.split('\n')[0]!.slice(0, 160)}` } });
-        }
-      }
-    }
-
     if (PHASES.has('latency')) {
       for (const direction of ['decap', 'encap'] as const) {
         const res = new Map<GatewayId, { p50: number; p99: number; matched: number; sent: number }>();
@@ -564,6 +541,32 @@ async function main(): Promise<void> {
       );
     }
 
+    // Last of the gateway phases: nvgw's NAT connection replaces the hand-made routed
+    // attachment, so routed external traffic (the encap rows, latency) no longer enters.
+    if (PHASES.has('nat')) {
+      const nvgw = units.find((u) => u.id === 'A');
+      let natPaths: string[] = [];
+      if (nvgw?.gateway) {
+        const { body } = await nvgw.gateway().ok<{ paths?: Record<string, unknown> }>('GET', '/v1/openapi.json');
+        natPaths = Object.keys(body.paths ?? {}).filter((p) => /^\/v1\/nat[a-z-]*$/i.test(p));
+      }
+      if (natPaths.length === 0) {
+        rows.push({ figure: `${LABEL['decap-nat']}; ${LABEL['encap-nat']}`, cells: { A: 'NAT: not available in this build' } });
+      } else {
+        try {
+          for (const u of units) {
+            await u.enableNat();
+            await preflight(lab, u, ['decap-nat', 'encap-nat']);
+          }
+          await forwardingRows(lab, units, ['decap-nat', 'encap-nat'], baseline, rows, notes);
+          notes.push(`NAT rows: nvgw's NAT connection through ${natPaths.join(', ')} (SNAT to 172.16.0.10, UDP port forward 172.16.0.10:5001 -> 192.168.2.11:5001); B and C: the same two iptables NAT rules.`);
+        } catch (e) {
+          log(`NAT rows: ${(e as Error).stack ?? String(e)}`);
+          rows.push({ figure: `${LABEL['decap-nat']}; ${LABEL['encap-nat']}`, cells: { A: `NAT: the API lists it, but: ${(e as Error).message.split('\n')[0]!.slice(0, 160)}` } });
+        }
+      }
+    }
+
     if (PHASES.has('scale')) {
       for (const step of await runScale(lab, SCALE, log)) rows.push(...step.rows.map((r) => ({ figure: r.figure, cells: { A: r.value }, goal: r.goal ?? '' })));
     }
@@ -577,6 +580,7 @@ async function main(): Promise<void> {
     `\nnvgw gateway bench, ${started.toISOString()}: ${await toolVersion(['uname', '-sr'])}, ${await toolVersion(['nproc'])} CPUs, node ${process.version}, ${await toolVersion(['ovs-vswitchd', '--version'])}, ${await toolVersion(['sh', '-c', 'trafgen -v 2>&1'])}`,
   );
   console.log(`${ROUNDS} rounds (A, B, C alternate inside each round), ${SECONDS} s window after ${WARMUP_MS / 1000} s warm-up; trafgen's worker on CPU 0, each gateway's processes on CPU ${GATEWAY_CPU}.`);
+  console.log(`A routes VSID 5001 -> 5002 ${ROUTE_BETWEEN_VSIDS ? 'in its data path (datapath.routeBetweenVsids, the default)' : 'through the kernel (BENCH_ROUTE_BETWEEN_VSIDS=false)'}.`);
   console.log(`Load average ${load0} before, ${load1} after: other sessions share this VM, so ratios within this run are what count, not absolute rates.\n`);
   printTable(rows, ids);
   console.log('');

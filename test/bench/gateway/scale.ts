@@ -228,14 +228,21 @@ export async function runScale(lab: Lab, counts: number[], log: (m: string) => v
       const idle = (processCpuSeconds(gw.process.pid) - cpu0) / 3;
       rows.push({ figure: `${label}: nvgw CPU with no traffic (share of one core)`, value: `${(idle * 100).toFixed(0)} %` });
       if (forwarded > 0) {
+        const before = await stages();
         const flood = startTrafgen(lab, genNs, 'fab', config);
         await new Promise((r) => setTimeout(r, 1000));
         const a = { at: performance.now(), rx: linkCounters(sinkPid, 'fab').rxPackets, cpu: processCpuSeconds(gw.process.pid) };
         await new Promise((r) => setTimeout(r, 3000));
         const b = { at: performance.now(), rx: linkCounters(sinkPid, 'fab').rxPackets, cpu: processCpuSeconds(gw.process.pid) };
         await flood.stop();
+        await new Promise((r) => setTimeout(r, 300));
+        const after = await stages();
         const pps = (b.rx - a.rx) / ((b.at - a.at) / 1000);
-        rows.push({ figure: `${label}: decap 64 B flood, VSID 5001 → 5002: received pps (nvgw CPU s per Mpkt)`, value: `${(pps / 1000).toFixed(0)} k (${((b.cpu - a.cpu) / Math.max(1e-6, (b.rx - a.rx) / 1e6)).toFixed(2)})` });
+        const along = after.map(([name, v], i) => `${name} +${v - before[i]![1]}`).join(', ');
+        rows.push({
+          figure: `${label}: decap 64 B flood, VSID 5001 → 5002: received pps (nvgw CPU s per Mpkt; counters along the path over the flood)`,
+          value: `${(pps / 1000).toFixed(0)} k (${((b.cpu - a.cpu) / Math.max(1e-6, (b.rx - a.rx) / 1e6)).toFixed(2)}; ${along})`,
+        });
       }
 
       const stream = startTrafgen(lab, genNs, 'fab', config, { gap: '100us' });

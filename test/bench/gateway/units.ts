@@ -9,9 +9,10 @@
  *                                                 gateway ns
  *
  * Decap rows: trafgen sends NVGRE (outer 10.1.1.21 -> 10.1.1.40, VSID 5001, inner UDP
- * 192.168.1.11 -> 192.168.2.11) on gen:fab; the gateway decapsulates, the kernel routes
- * VSID 5001 -> 5002 of the same routing domain, the gateway encapsulates to the PA of
- * 192.168.2.11 (the sink, 10.1.1.31). Encap rows: plain UDP 172.16.0.2 -> 192.168.2.11
+ * 192.168.1.11 -> 192.168.2.11) on gen:fab; the gateway decapsulates, routes VSID 5001 ->
+ * 5002 of the same routing domain (nvgw in its data path unless BENCH_ROUTE_BETWEEN_VSIDS=
+ * false; OVS's B through the kernel), and encapsulates to the PA of 192.168.2.11 (the sink,
+ * 10.1.1.31). Encap rows: plain UDP 172.16.0.2 -> 192.168.2.11
  * arrives on the gateway's external interface nbx<x>, the kernel routes it into VSID 5002
  * and the gateway encapsulates it to the sink. Gateway C routes the same inner frames
  * between nbx<c> and fab0 without any encapsulation (for its decap row they enter on the
@@ -43,6 +44,7 @@ import { createOvsHost } from '../../support/ovs.js';
 import { encapsulatedFrame, linkCounters, pin, plainFrame } from './probes.js';
 
 export const GATEWAY_CPU = 1;
+export const ROUTE_BETWEEN_VSIDS = process.env.BENCH_ROUTE_BETWEEN_VSIDS !== 'false';
 
 export const GW_PA = '10.1.1.40';
 export const GEN_PA = '10.1.1.21';
@@ -257,7 +259,9 @@ export async function buildNvgw(lab: Lab): Promise<Unit & { gateway(): NsGateway
   const gwNs = await lab.namespace('gwa');
   await lab.veth({ ns: gwNs, ifname: 'fab0' }, { ns: f.fabNs, ifname: `nbw${x}`, master: 'br0' });
   const ext = await external(lab, f, gwNs, x);
-  const gw = await startGatewayInNs(lab, gwNs, { fabricIfname: 'fab0' });
+  // BENCH_ROUTE_BETWEEN_VSIDS=false: the kernel routes VSID 5001 -> 5002 (the data path's
+  // own routing off), for before/after figures in one topology.
+  const gw = await startGatewayInNs(lab, gwNs, { fabricIfname: 'fab0', routeBetweenVsids: ROUTE_BETWEEN_VSIDS });
   const put = await gw.ok('PUT', '/v1/config', nvgwState());
   const status = await waitReconciled(gw, put.sentAt, 2, 60_000);
   if (status.datapath?.state !== 'running') throw new Error(`nvgw data path is ${status.datapath?.state}: ${status.datapath?.error ?? ''}`);
@@ -295,6 +299,19 @@ export async function buildNvgw(lab: Lab): Promise<Unit & { gateway(): NsGateway
       ['into the kernel (nvgw-t5001 rx)', c('nvgw-t5001').rxPackets],
     ];
   };
+  /** VSID 5001 -> 5002 routed by nvgw itself: no kernel stage between decap and encap. */
+  const routedByNvgw = async (): Promise<[string, number][]> => {
+    const stats = await gw.stats();
+    return [
+      ['generator', linkCounters(f.genPid, 'fab').txPackets],
+      ['at the gateway (fab0 rx)', c('fab0').rxPackets],
+      ['decapsulated by nvgw (VSID 5001 decapPackets)', stats.vsids.find((v) => v.virtualSubnetId === 5001)?.decapPackets ?? 0],
+      ['routed to VSID 5002 by nvgw (routed-between-vsids)', stats.events['routed-between-vsids']?.packets ?? 0],
+      ['encapsulated by nvgw (VSID 5002 encapPackets)', stats.vsids.find((v) => v.virtualSubnetId === 5002)?.encapPackets ?? 0],
+      ['sent on the fabric (fab0 tx)', c('fab0').txPackets],
+      ['sink', linkCounters(f.sinkPid, 'fab').rxPackets],
+    ];
+  };
   const fromExternal = (): [string, number][] => [
     ['generator', linkCounters(f.genPid, 'ext').txPackets],
     [`at the gateway (${ext} rx)`, c(ext).rxPackets],
@@ -308,7 +325,7 @@ export async function buildNvgw(lab: Lab): Promise<Unit & { gateway(): NsGateway
     path(direction) {
       switch (direction) {
         case 'decap':
-          return { dev: 'fab', kind: 'nvgre', frame: fr.decap, sink, stages: async () => [...(await fromFabric()), ...(await toSink())] };
+          return { dev: 'fab', kind: 'nvgre', frame: fr.decap, sink, stages: ROUTE_BETWEEN_VSIDS ? routedByNvgw : async () => [...(await fromFabric()), ...(await toSink())] };
         case 'encap':
         case 'encap-nat':
           return { dev: 'ext', kind: 'plain', frame: direction === 'encap' ? fr.encap : fr.encapNat, sink, stages: async () => [...fromExternal(), ...(await toSink())] };

@@ -124,9 +124,14 @@ describe('the data path with Open vSwitch NVGRE hosts', { timeout: 300_000 }, ()
     assert.ok(result.received >= 3, result.output);
   });
 
-  it('routes between VSID 5001 and 5002 of one routing domain', async () => {
+  it('routes between VSID 5001 and 5002 of one routing domain in the data path: one router hop, no kernel crossing', async () => {
+    const routed = async () => (await gw.stats()).events['routed-between-vsids']?.packets ?? 0;
+    const before = await routed();
     const result = await lab.ping(vm('h1', 'b1').ns, '192.168.2.101', { count: 4 });
     assert.ok(result.received >= 3, result.output);
+    assert.match(result.output, /ttl=63/, 'the reply crossed one router hop');
+    const count = (await routed()) - before;
+    assert.ok(count >= 6, `only ${count} packets routed by the data path (4 requests and their replies expected)`);
   });
 
   it('carries an iperf3 TCP transfer between the two VSIDs', async () => {

@@ -43,6 +43,21 @@ describe('nvgw trace', () => {
     assert.match(encap?.detail ?? '', /to PA 10\.1\.1\.20 \(on-link\), key 0x001389[0-9a-f]{2} \(VSID 5001, FlowID \d+\)/);
   });
 
+  it('shows a packet routed between two VSIDs of the domain by the data path: the route, the TTL, the egress PA and key', async () => {
+    const routedState = DesiredState.fromDocument({
+      ...state.toDocument(),
+      lookupRecords: [...state.toDocument().lookupRecords, { customerAddress: '192.168.2.101', virtualSubnetId: 5002, macAddress: '00155d011e06', providerAddress: '10.1.1.30' }],
+    });
+    const frame = fromHost({}, inner({ dstIp: '192.168.2.101' }));
+    const result = await tracePacket(routedState, { ingress: 'fabric', hex: frame.toString('hex') });
+    assert.equal(result.verdict, 'routed');
+    assert.deepEqual(result.steps.map((s) => s.step), ['decode', 'outer source', 'inner source', 'route', 'encapsulate']);
+    assert.match(result.steps[3]!.detail, /192\.168\.2\.101 is on-link in VSID 5002 \(route 192\.168\.2\.0\/24.*TTL 63/);
+    assert.match(result.steps[4]!.detail, /to PA 10\.1\.1\.30 .*VSID 5002/);
+    const off = await tracePacket(routedState, { ingress: 'fabric', hex: frame.toString('hex') }, undefined, { routeBetweenVsids: false });
+    assert.equal(off.verdict, 'delivered');
+  });
+
   it('builds the packet from a description, taking MACs from the lookup records', async () => {
     const result = await tracePacket(state, { ingress: 'fabric', packet: 'outerSrc=10.1.1.20 vsid=5001 flowId=200 innerSrc=192.168.1.101 innerDst=192.168.1.1' });
     assert.equal(result.verdict, 'delivered');
