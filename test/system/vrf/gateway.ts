@@ -44,7 +44,10 @@ export async function startVmGateway(lab: Lab, ns: string, options: { fabricIfna
       log: { level: 'info' },
       // No periodic resync during a test: each full pass (netlink dumps, iptables-save and
       // -restore) costs seconds of a TCG guest's CPU, and every change triggers its own pass.
-      datapath: { fabricInterface: options.fabricIfname, resyncSeconds: 3600 },
+      // routeBetweenVsids off: this tier proves the kernel's VRFs route between the VSIDs of a
+      // domain; the data path's own routing does not depend on the backend and is proven in
+      // the namespace tier (test/system/datapath).
+      datapath: { fabricInterface: options.fabricIfname, resyncSeconds: 3600, routeBetweenVsids: false },
     }),
   );
   const child = lab.spawn(ns, [process.execPath, join(repoRoot, 'bin', 'nvgw.js'), 'serve', '--config', configFile]);
