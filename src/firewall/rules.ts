@@ -12,10 +12,18 @@
  *   interface carry their routing domain's mark, so that replies the gateway itself
  *   generates (net.ipv4.fwmark_reflect, tcp_fwmark_accept) select the domain's table
  *   through `ip rule fwmark`.
- * - filter NVGW-INPUT (policy-routing backend): a packet from a tenant interface may reach
- *   only its own routing domain's gateway CAs. Without VRFs, the kernel's local table is
- *   shared and consulted first (rule 0), so a tenant could otherwise reach the PA or the
- *   management address, or another domain's gateway CA. With VRFs the l3mdev does this.
+ * - filter NVGW-INPUT: a packet from a tenant may reach only its own routing domain's
+ *   gateway CAs. The kernel's rule 0 (`lookup local`) comes before any rule of nvgw's and
+ *   before the l3mdev rule, and table local holds the PA and the management address, so
+ *   with either backend a tenant's packet to one of those is delivered locally; nvgw never
+ *   touches rule 0, which it did not create, and drops such packets here instead.
+ *   Policy-routing backend: the domain is the mark set above (`-m mark`), and any tenant
+ *   interface (`-i nvgw-t+`) not returned is dropped, which also keeps a tenant from
+ *   another domain's gateway CA (all in the shared table local). VRF backend: the IPv4
+ *   receive path of an enslaved interface (drivers/net/vrf.c, vrf_ip_rcv) sets the
+ *   packet's device to the VRF before the routing decision, so INPUT sees the VRF as
+ *   in-interface; the domain is that VRF (`-i nvgwv…`), and any nvgw VRF (`-i nvgwv+`) not
+ *   returned is dropped.
  * - NAT, conntrack zones and uplink marks (external networks): src/nat/render.ts, merged
  *   into the same text when the intent carries them.
  */
@@ -32,8 +40,21 @@ export interface FirewallIntent {
   domainMarks: { ifname: string; mark: number; routingDomainId: string; vsid: number }[];
   /** The gateway's own CAs per domain mark (policy-routing backend only). */
   domainAddresses: { mark: number; address: string }[];
+  /**
+   * Each routing domain's VRF device and the gateway's own IPv4 CAs in it (VRF backend
+   * only); absent or empty means no VRF rules are rendered.
+   */
+  vrfDomains?: VrfDomainIntent[];
   /** Zones, NAT and uplinks; absent means none of nvgw's NAT chains are rendered. */
   nat?: NatFirewallIntent;
+}
+
+export interface VrfDomainIntent {
+  /** The domain's VRF device (DomainIntent.vrfName): "nvgwv" + its table in hex. */
+  vrfName: string;
+  routingDomainId: string;
+  /** The gateway's IPv4 CAs in the domain, on any of its subnets. */
+  addresses: string[];
 }
 
 export const CHAINS = [
@@ -72,6 +93,15 @@ export function buildFirewall(intent: FirewallIntent): Ruleset {
       rule(filter, 'NVGW-INPUT', `-d ${a.address}/32 -m mark --mark 0x${a.mark.toString(16)}/0xffffffff ${comment(`domain ${a.mark} reaches its gateway CA ${a.address}`)} -j RETURN`);
     }
     rule(filter, 'NVGW-INPUT', `-i nvgw-t+ ${comment('tenants reach only their own domain\'s gateway CAs')} -j DROP`);
+  }
+  const vrfs = [...(intent.vrfDomains ?? [])].sort((a, b) => a.vrfName.localeCompare(b.vrfName));
+  if (vrfs.length > 0) {
+    for (const d of vrfs) {
+      for (const address of [...new Set(d.addresses)].sort()) {
+        rule(filter, 'NVGW-INPUT', `-d ${address}/32 -i ${d.vrfName} ${comment(`rd ${d.routingDomainId} (${d.vrfName}) reaches its gateway CA ${address}`)} -j RETURN`);
+      }
+    }
+    rule(filter, 'NVGW-INPUT', `-i nvgwv+ ${comment('tenants reach only their own domain\'s gateway CAs, never the PA or the host')} -j DROP`);
   }
   const ruleset: Ruleset = new Map([['raw', raw], ['mangle', mangle]]);
   if (intent.nat) {

@@ -210,6 +210,10 @@ export class Reconciler {
           this.backend === 'policy-routing'
             ? intent.domains.flatMap((d) => d.subnets.flatMap((s) => s.addresses.filter((a) => !a.address.includes(':')).map((a) => ({ mark: d.mark, address: a.address }))))
             : [],
+        vrfDomains:
+          this.backend === 'vrf'
+            ? intent.domains.map((d) => ({ vrfName: d.vrfName, routingDomainId: d.routingDomainId, addresses: d.subnets.flatMap((s) => s.addresses.map((a) => a.address).filter((a) => !a.includes(':'))) }))
+            : [],
         nat: external.firewall,
       }, { full });
     } catch (error) {

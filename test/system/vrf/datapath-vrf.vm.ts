@@ -7,22 +7,32 @@
  *
  *   fabric br0 ── h1 10.1.1.20 (any FlowID):  b1 blue 5001 192.168.1.101, r1 red 6001 192.168.1.101 (same MAC)
  *              ── h2 10.1.1.30 (any FlowID):  b3 blue 5002 192.168.2.101, r3 red 6002 192.168.2.101 (same MAC)
- *              ── k1 10.1.1.60 (plain gretap, FlowID 0 only): c1 blue 5001 192.168.1.160
+ *              ── k1 10.1.1.60 (plain gretap, FlowID 0 only, jumbo fabric link 9000, VM MTU 8958): c1 blue 5001 192.168.1.160
  *              ── gw 10.1.1.40: nvgw; gateway CAs 192.168.1.1 and 192.168.2.1 in both domains
+ *
+ * The gateway's fabric link takes jumbo frames too, but its PA MTU (datapath.paMtu) stays
+ * 1500, so its tenant MTU is 1458: k1's VM can send inner packets over it, as a host on a
+ * jumbo fabric can, and the MTU tests watch what reaches that VM. h1 and h2 stay at 1500.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Lab } from '../../support/netns.js';
 import { createLab } from '../../support/netns.js';
+import { DEBIAN_PYTHON } from '../../support/scapy.js';
 import type { VmGateway } from './gateway.js';
 import { startVmGateway } from './gateway.js';
 import type { GretapHost } from './gretap-host.js';
-import { createGretapHost, ipBatch } from './gretap-host.js';
+import { createGretapHost, ipBatch, NVGRE_OVERHEAD } from './gretap-host.js';
 import { gre47Unreachables, greFrames, startWireCapture } from './wire.js';
 
 const BLUE = '{11111111-2222-3333-4444-000000005001}';
 const RED = '{11111111-2222-3333-4444-000000006001}';
 const GW_PA = '10.1.1.40';
+/** The gateway's management address (gateway.ts): the host, outside every routing domain. */
+const GW_MGMT = '172.31.255.2';
+const PA_MTU = 1500;
+const TENANT_MTU = PA_MTU - NVGRE_OVERHEAD;
+const JUMBO = 9000;
 const PA = { h1: '10.1.1.20', h2: '10.1.1.30', k1: '10.1.1.60' };
 const MAC = {
   vm1: '00:15:5d:01:14:04', // b1 and r1
@@ -33,6 +43,29 @@ const MAC = {
   gwRed1: '00:15:5d:14:6c:01',
   gwRed2: '00:15:5d:14:6c:02',
 };
+
+/** Prints each datagram's length as it arrives: `received <n> bytes from <address>`. */
+const UDP_RECEIVER = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('0.0.0.0', int(sys.argv[1])))
+print('listening', flush=True)
+while True:
+    data, peer = s.recvfrom(65535)
+    print(f'received {len(data)} bytes from {peer[0]}', flush=True)
+`;
+/**
+ * argv: address port size count. IP_MTU_DISCOVER (10) = IP_PMTUDISC_DONT (0), linux/in.h:
+ * DF clear (the default, IP_PMTUDISC_WANT, sets DF on whatever the sender does not fragment).
+ */
+const UDP_SENDER = `
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, 10, 0)
+for _ in range(int(sys.argv[4])):
+    s.sendto(bytes(int(sys.argv[3])), (sys.argv[1], int(sys.argv[2])))
+    time.sleep(0.3)
+`;
 
 const rec = (ca: string, vsid: number, mac: string, pa: string) => ({ customerAddress: ca, virtualSubnetId: vsid, macAddress: mac, providerAddress: pa });
 const onLink = (rd: string, vsid: number, prefix: string) => ({ routingDomainId: rd, virtualSubnetId: vsid, destinationPrefix: prefix, nextHop: '0.0.0.0' });
@@ -71,6 +104,7 @@ interface StatusBody {
 }
 interface StatsBody {
   drops: Record<string, { packets: number }>;
+  events: Record<string, { packets: number }>;
   vsids: { virtualSubnetId: number; decapPackets: number; encapPackets: number }[];
 }
 
@@ -122,7 +156,7 @@ describe('the data path on the VRF backend, with the Linux kernel\'s gretap as N
     lab = await createLab('nvvrf');
     const fabric = await lab.namespace('fabric', { ipv6: true });
     gwNs = await lab.namespace('gw');
-    await ipBatch(lab, undefined, [`link add fab0 netns ${gwNs} type veth peer name p-gw netns ${fabric}`]);
+    await ipBatch(lab, undefined, [`link add fab0 netns ${gwNs} mtu ${JUMBO} type veth peer name p-gw netns ${fabric} mtu ${JUMBO}`]);
     await ipBatch(lab, fabric, ['link add br0 type bridge', 'link set br0 up', 'link set p-gw master br0 up']);
     await ipBatch(lab, gwNs, ['link set fab0 up']);
     const common = { paPrefixLength: 24, gatewayPa: GW_PA, fabric: { ns: fabric, bridge: 'br0' } };
@@ -141,7 +175,7 @@ describe('the data path on the VRF backend, with the Linux kernel\'s gretap as N
       ],
     });
     k1 = await createGretapHost(lab, {
-      ...common, name: 'k1', pa: PA.k1, flowIds: 'zero-only',
+      ...common, name: 'k1', pa: PA.k1, flowIds: 'zero-only', fabricMtu: JUMBO,
       vms: [{ name: 'c1', vsid: 5001, address: '192.168.1.160/24', mac: MAC.c1, gateway: '192.168.1.1' }],
     });
     const built = Date.now();
@@ -212,11 +246,18 @@ describe('the data path on the VRF backend, with the Linux kernel\'s gretap as N
     assert.ok(sent >= 1 << 20 && received >= 1 << 18, `${sent} bytes sent, ${received} received`);
   });
 
-  it('keeps a tenant from reaching the gateway\'s provider address', {
-    todo: 'VRF backend: rule 0 (lookup local) precedes the l3mdev rule and the NVGW-INPUT tenant rules are rendered for policy routing only, so the PA answers a tenant\'s ping',
-  }, async () => {
-    const result = await lab.ping(vm('r1'), GW_PA, { count: 2, waitSeconds: 1 });
-    assert.equal(result.received, 0, `a tenant VM reached the gateway's PA ${GW_PA}:\n${result.output}`);
+  it('keeps a tenant from reaching the gateway\'s provider address and the host, not from its gateway CA', async () => {
+    // Rule 0 (lookup local, the kernel's) precedes the l3mdev rule, so the PA and the
+    // management address are local to a tenant's packet too; NVGW-INPUT drops what enters a
+    // VRF for anything but that domain's gateway CAs.
+    assert.ok(await reaches('r1', '192.168.1.1'), 'r1 never reached its gateway CA');
+    const toPa = await lab.ping(vm('r1'), GW_PA, { count: 2, waitSeconds: 1 });
+    const toHost = await lab.ping(vm('r1'), GW_MGMT, { count: 2, waitSeconds: 1 });
+    const toCa = await lab.ping(vm('r1'), '192.168.1.1', { count: 2, waitSeconds: 2 });
+    console.log(`# r1 (red, VRF backend): PA ${GW_PA} ${toPa.received}/${toPa.transmitted}, management ${GW_MGMT} ${toHost.received}/${toHost.transmitted}, gateway CA 192.168.1.1 ${toCa.received}/${toCa.transmitted}`);
+    assert.equal(toPa.received, 0, `a tenant VM reached the gateway's PA ${GW_PA}:\n${toPa.output}`);
+    assert.equal(toHost.received, 0, `a tenant VM reached the gateway's management address ${GW_MGMT}:\n${toHost.output}`);
+    assert.ok(toCa.received >= 1, `the same VM no longer reaches its gateway CA:\n${toCa.output}`);
   });
 
   describe('interop with the Linux kernel\'s own NVGRE (gretap key VSID<<8, host k1)', () => {
@@ -259,6 +300,52 @@ describe('the data path on the VRF backend, with the Linux kernel\'s gretap as N
       assert.ok(sent >= 1 << 20 && received >= 1 << 18, `${sent} bytes sent, ${received} received`);
       const keys = new Set(greFrames(await wire.stop()).filter((f) => f.dst === PA.k1).map((f) => f.key));
       assert.deepEqual([...keys], [5001 << 8], 'every frame to k1 carries key VSID<<8 (FlowID 0)');
+    });
+  });
+
+  describe(`the tenant MTU (${TENANT_MTU}) at a VM on a jumbo fabric (k1, VM MTU ${JUMBO - NVGRE_OVERHEAD})`, () => {
+    const events = async (name: string): Promise<number> => (await gw.ok<StatsBody>('GET', '/v1/stats')).events[name]?.packets ?? 0;
+
+    before(async () => {
+      // k1 is a plain gretap: it takes only FlowID 0, so what the gateway sends back must carry it
+      // (as the interop tests above leave it; setting it again changes nothing then).
+      await gw.ok('PUT', `/v1/provider-peers/${PA.k1}`, { greKeyFormat: 'Rfc7637NoFlowId', description: 'Linux gretap: matches the whole key' });
+      assert.ok(k1.vmMtu > PA_MTU, `c1's MTU ${k1.vmMtu} does not let it send a 1500-byte packet whole`);
+      assert.ok(await reaches('c1', '192.168.2.101'), 'c1 never reached b3 through the gateway');
+    });
+
+    it(`answers a DF packet over the tenant MTU with ICMP fragmentation-needed, MTU ${TENANT_MTU}, which the VM takes in`, async () => {
+      const sent = await events('icmp-frag-needed-sent');
+      // 1472 bytes of payload: a 1500-byte IPv4 packet, which c1 sends whole (its MTU is 8958).
+      const result = await lab.ping(vm('c1'), '192.168.2.101', { count: 1, size: PA_MTU - 28, dontFragment: true, waitSeconds: 3 });
+      const route = (await lab.exec(vm('c1'), ['ip', '-4', 'route', 'get', '192.168.2.101'])).stdout;
+      console.log(`# c1 ping -M do -s ${PA_MTU - 28} 192.168.2.101: ${result.output.split('\n').find((l) => l.includes('Frag needed')) ?? '(no ICMP error)'}; c1's route: ${route.replace(/\s+/g, ' ').trim()}`);
+      assert.match(result.output, new RegExp(`Frag needed and DF set \\(mtu = ${TENANT_MTU}\\)`), result.output);
+      assert.equal(result.received, 0, result.output);
+      // The VM's stack took it in: the path MTU to b3 is now the tenant MTU.
+      assert.match(route, new RegExp(`mtu ${TENANT_MTU}\\b`), route);
+      assert.ok((await events('icmp-frag-needed-sent')) > sent, 'the gateway counted no icmp-frag-needed-sent');
+    });
+
+    it('fragments a DF-clear 3000-byte UDP datagram for the tenant MTU, so it arrives whole at a VM in another VSID', async () => {
+      // Forget the path MTU an earlier test taught c1, or c1 would fragment the datagram itself.
+      await ipBatch(lab, vm('c1'), ['route flush cache']);
+      const fragmented = await events('inner-fragmented');
+      const receiver = lab.spawn(vm('b3'), [DEBIAN_PYTHON, '-c', UDP_RECEIVER, '9999']);
+      await receiver.waitForOutput(/listening/, 60_000);
+      try {
+        await lab.exec(vm('c1'), [DEBIAN_PYTHON, '-c', UDP_SENDER, '192.168.2.101', '9999', '3000', '3']);
+        await receiver.waitForOutput(/received \d+ bytes/, 20_000);
+        // The others, if they come, within a moment.
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      } finally {
+        await receiver.stop();
+      }
+      const sizes = [...receiver.stdout().matchAll(/received (\d+) bytes from (\S+)/g)].map((m) => `${m[1]} from ${m[2]}`);
+      console.log(`# UDP c1 (VSID 5001, MTU ${k1.vmMtu}) -> b3 (VSID 5002, MTU ${TENANT_MTU}), DF clear: b3 received ${sizes.join(', ')}; inner-fragmented ${(await events('inner-fragmented')) - fragmented}`);
+      assert.ok(sizes.length >= 1, `b3 received nothing:\n${receiver.stdout()}${receiver.stderr()}`);
+      for (const size of sizes) assert.equal(size, '3000 from 192.168.1.160');
+      assert.ok((await events('inner-fragmented')) > fragmented, 'the gateway counted no inner-fragmented');
     });
   });
 
