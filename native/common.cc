@@ -106,6 +106,12 @@ bool OptBool(const Napi::Object& options, const char* name, bool fallback) {
   return value.As<Napi::Boolean>().Value();
 }
 
+std::string OptString(const Napi::Object& options, const char* name, const char* fallback) {
+  Napi::Value value = options.Get(name);
+  if (!value.IsString()) return fallback;
+  return value.As<Napi::String>().Utf8Value();
+}
+
 bool ArgIfname(const Napi::CallbackInfo& info, std::string* name) {
   if (info.Length() < 1 || !info[0].IsString()) {
     ThrowType(info.Env(), "interface name must be a string");

@@ -77,6 +77,7 @@ bool ArgU32Array(const Napi::CallbackInfo& info, size_t index, uint32_t** data, 
 // Reads an optional numeric property of an options object, or `fallback`.
 int64_t OptInt(const Napi::Object& options, const char* name, int64_t fallback);
 bool OptBool(const Napi::Object& options, const char* name, bool fallback);
+std::string OptString(const Napi::Object& options, const char* name, const char* fallback);
 
 // Fills `name` from the first argument (a device name): 1..IFNAMSIZ-1 bytes, no '/'.
 bool ArgIfname(const Napi::CallbackInfo& info, std::string* name);

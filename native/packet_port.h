@@ -1,4 +1,4 @@
-// AF_PACKET port: a TPACKET_V3 receive ring and a TPACKET_V2 transmit ring on one
+// AF_PACKET port: a TPACKET_V2 (or V3) receive ring and a TPACKET_V2 transmit ring on one
 // interface, mapped once and exposed to JavaScript as one external ArrayBuffer.
 #ifndef NVGW_NATIVE_PACKET_PORT_H_
 #define NVGW_NATIVE_PACKET_PORT_H_
@@ -53,6 +53,14 @@ class PacketPort : public Napi::ObjectWrap<PacketPort> {
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   uint8_t* RxBlock(uint32_t index) const { return base_ + size_t(index) * rx_block_size_; }
+  uint32_t RxFrameOffset(uint32_t frame) const {
+    return (frame / rx_frames_per_block_) * rx_block_size_ + (frame % rx_frames_per_block_) * rx_frame_size_;
+  }
+  Napi::Value ReceiveBlocks(Napi::Env env, uint32_t* offsets, uint32_t* lengths, size_t cap);
+  Napi::Value ReceiveFrames(Napi::Env env, uint32_t* offsets, uint32_t* lengths, size_t cap);
+  // Checks one received frame (truncation, 802.1Q tag, checksum state); false: not delivered.
+  bool AcceptFrame(uint32_t header_end, uint32_t status, uint32_t snap, uint32_t len, uint16_t tci,
+                   uint16_t tpid, uint32_t* mac_at, uint32_t* length);
   uint32_t TxSlotOffset(uint32_t slot) const {
     return rx_ring_bytes_ + (slot / tx_frames_per_block_) * tx_block_size_ +
            (slot % tx_frames_per_block_) * tx_frame_size_;
@@ -68,7 +76,15 @@ class PacketPort : public Napi::ObjectWrap<PacketPort> {
   int mtu_ = 0;
   uint8_t mac_[6] = {0, 0, 0, 0, 0, 0};
 
-  // RX ring geometry (TPACKET_V3) and the reader's position in it.
+  // RX ring: TPACKET_V2 frames (rx_frames_, the default) or TPACKET_V3 blocks.
+  bool rx_frames_ = true;
+  uint32_t rx_frame_size_ = 0;
+  uint32_t rx_frames_per_block_ = 0;
+  uint32_t rx_frame_nr_ = 0;
+  uint32_t rx_frame_ = 0;          // next frame to look at (frames mode)
+  uint32_t rx_frame_release_ = 0;  // oldest frame not yet given back (frames mode)
+  uint32_t rx_frames_pending_ = 0; // frames handed out (or skipped) waiting for releaseRx()
+  // RX ring geometry and the reader's position in it (blocks mode).
   uint32_t rx_block_size_ = 0;
   uint32_t rx_block_nr_ = 0;
   uint32_t rx_ring_bytes_ = 0;

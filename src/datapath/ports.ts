@@ -25,9 +25,10 @@ export function openTenantPort(spec: TenantSpec): FramePort {
   if (spec.kind === 'tap') return openTapPort(spec.ifname, { persist: true, create: false, rxSlots: 256, txSlots: 256 });
   // The kernel end of the pair sends to VM MACs, not to this end's MAC: a packet socket
   // sees those frames anyway (PACKET_OTHERHOST), so no promiscuous mode is needed.
-  // Small rings (128 KiB receive, 128 slots to send): a gateway has one such port per VSID,
-  // and the fabric port, which carries everything, has the big ones.
-  return openPacketPort(spec.ifname, { rxBlockSize: 1 << 15, rxBlockCount: 4, txFrameCount: 128 });
+  // Small rings (192 KiB receive: 120 slots at the tenant MTU 1458; 128 slots to send): a
+  // gateway has one such port per VSID, and the fabric port, which carries everything, has
+  // the big ones.
+  return openPacketPort(spec.ifname, { rxBlockSize: 1 << 15, rxBlockCount: 6, txFrameCount: 128 });
 }
 
 let fds = new Int32Array(64);

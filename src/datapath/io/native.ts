@@ -20,6 +20,9 @@ export interface NativePacketDescription {
   mac: Uint8Array;
   frameCapacity: number;
   rxRingBytes: number;
+  rxMode: 'frames' | 'blocks';
+  rxFrameSize: number;
+  rxFrameCount: number;
   rxBlockSize: number;
   rxBlockCount: number;
   txRingBytes: number;
@@ -55,6 +58,8 @@ export interface NativePort<D> {
 }
 
 export interface NativePacketOptions {
+  rxMode?: 'frames' | 'blocks';
+  rxFrameSize?: number;
   rxBlockSize?: number;
   rxBlockCount?: number;
   rxBlockTimeoutMs?: number;

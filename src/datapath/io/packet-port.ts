@@ -28,7 +28,16 @@ const PACKET_FANOUT_FLAG_ROLLOVER = 0x1000;
 const PACKET_FANOUT_FLAG_DEFRAG = 0x8000;
 
 export interface PacketPortOptions {
-  /** TPACKET_V3 block size in bytes: a power of two, a multiple of the page size. Default 128 KiB. */
+  /**
+   * frames (default): TPACKET_V2, each frame handed over and woken for on its own, so
+   * nothing waits at light load. blocks: TPACKET_V3, frames packed into blocks handed over
+   * when full or after rxBlockTimeoutMs -- denser for small frames, but that timeout is
+   * added latency at light load (native/packet_port.cc).
+   */
+  rxMode?: 'frames' | 'blocks';
+  /** frames mode: slot size; default from the interface's MTU (MTU + 14 + the header, 64-byte multiple). */
+  rxFrameSize?: number;
+  /** Ring block size in bytes: a power of two, a multiple of the page size. Default 128 KiB. */
   rxBlockSize?: number;
   /** Number of RX blocks. Default 32 (4 MiB with the default block size). */
   rxBlockCount?: number;
@@ -125,6 +134,9 @@ export class PacketPort implements FramePort {
     this.frameCapacity = d.frameCapacity;
     this.geometry = {
       rxRingBytes: d.rxRingBytes,
+      rxMode: d.rxMode,
+      rxFrameSize: d.rxFrameSize,
+      rxFrameCount: d.rxFrameCount,
       rxBlockSize: d.rxBlockSize,
       rxBlockCount: d.rxBlockCount,
       txRingBytes: d.txRingBytes,

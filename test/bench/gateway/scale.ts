@@ -39,8 +39,8 @@ export interface ScaleStep {
 
 const RECORDS_PER_VSID = 25;
 const HOST_PAS = 200;
-/** Per tenant port (veth): an 8 x 64 KiB TPACKET_V3 receive ring and 256 x 2 KiB transmit slots (src/datapath/ports.ts). */
-const RING_BYTES_PER_TENANT = 8 * 65536 + 256 * 2048;
+/** Per tenant port (veth): a 6 x 32 KiB receive ring and 128 x 2 KiB transmit slots (src/datapath/ports.ts). */
+const RING_BYTES_PER_TENANT = 6 * 32768 + 128 * 2048;
 const TIMEOUT_S = Number(process.env.BENCH_SCALE_TIMEOUT ?? 1200);
 const timedRequest = fileURLToPath(new URL('./timed-request.js', import.meta.url));
 const waitStatus = fileURLToPath(new URL('./wait-status.js', import.meta.url));

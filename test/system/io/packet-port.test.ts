@@ -64,6 +64,26 @@ describe('AF_PACKET port', { skip: !isRoot() && 'needs root (network namespaces)
     await a.request('close', { id: 'rx' });
   });
 
+  it('hands a lone frame over at once (frames mode), where a block ring would hold it until its block times out', async () => {
+    await a.request('openPacket', { id: 'now', ifname: 'p0' });
+    await a.request('openPacket', { id: 'late', ifname: 'p0', options: { rxMode: 'blocks', rxBlockTimeoutMs: 800 } });
+    await b.request('openPacket', { id: 'gen1', ifname: 'p1' });
+    const frame = toHex(udpFrame({ srcMac: lab.macB, dstMac: lab.macA, srcIp: lab.addressB, dstIp: lab.addressA, srcPort: 1, dstPort: 9, payload: 'lone-frame' }));
+    await b.request('send', { id: 'gen1', frames: [frame] });
+    const timed = async (id: string) => {
+      const started = performance.now();
+      const got = await a.request<Received>('receive', { id, expect: 1, timeoutMs: 3000 });
+      return { ms: performance.now() - started, found: got.frames.some((f) => hexHas(f.hex, 'lone-frame')) };
+    };
+    const now = await timed('now');
+    const late = await timed('late');
+    assert.ok(now.found && late.found, 'both rings got the frame');
+    assert.ok(now.ms < 250, `frames mode took ${now.ms.toFixed(0)} ms`);
+    assert.ok(late.ms + now.ms > 400, `blocks mode handed the frame over after ${late.ms.toFixed(0)} ms, before its 800 ms block timeout`);
+    for (const id of ['now', 'late']) await a.request('close', { id });
+    await b.request('close', { id: 'gen1' });
+  });
+
   it('sends frames written into reserved TX slots, and the peer kernel delivers them', async () => {
     await b.request('udpBind', { sock: 'u', address: lab.addressB, port: 5000 });
     await a.request('openPacket', { id: 'tx', ifname: 'p0' });
