@@ -72,11 +72,11 @@ class IoAddon : public Napi::Addon<IoAddon> {
 
   Napi::Value DeleteTap(const Napi::CallbackInfo& info) { return TapPort::Delete(info); }
 
-  // waitAny(fds: Int32Array, count, timeoutMs) -> number of ready descriptors. The data
-  // path's worker drains every port after a wake-up anyway (looking at a ring costs no
-  // syscall), so it needs "something is ready", not which: that lifts waitReadable's
-  // 32-port mask limit for gateways with many VSIDs. The pollfd array is this thread's
-  // own (the addon instance is per thread) and grows once to the largest count seen.
+  // waitAny(fds: Int32Array, count, timeoutMs[, ready: Int32Array]) -> number of ready
+  // descriptors, without waitReadable's 32-port mask limit. With `ready`, the indices of
+  // the ready descriptors are written into it (as many as fit), so the data path's worker
+  // looks only at ports with input instead of every VSID's ring. The pollfd array is this
+  // thread's own (the addon instance is per thread) and grows once to the largest count.
   Napi::Value WaitAny(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
@@ -97,10 +97,21 @@ class IoAddon : public Napi::Addon<IoAddon> {
       pollSet_[size_t(i)].revents = 0;
     }
     const int wait = timeout < 0 ? -1 : int(timeout > 3600000 ? 3600000 : timeout);
+    int32_t* out = nullptr;
+    size_t out_len = 0;
+    if (info.Length() > 3 && info[3].IsTypedArray() && info[3].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+      Napi::Int32Array readyArray = info[3].As<Napi::Int32Array>();
+      out = readyArray.Data();
+      out_len = readyArray.ElementLength();
+    }
     const int ready = poll(pollSet_.data(), nfds_t(count), wait);
     if (ready > 0) {
+      size_t written = 0;
       for (int64_t i = 0; i < count; i++) {
-        if ((pollSet_[size_t(i)].revents & POLLERR) != 0) ClearSocketError(pollSet_[size_t(i)].fd);
+        const short revents = pollSet_[size_t(i)].revents;
+        if (revents == 0) continue;
+        if ((revents & POLLERR) != 0) ClearSocketError(pollSet_[size_t(i)].fd);
+        if (written < out_len) out[written++] = int32_t(i);
       }
     }
     return Napi::Number::New(env, ready < 0 ? 0 : ready);

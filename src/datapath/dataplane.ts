@@ -133,16 +133,23 @@ class Egress {
   private readonly dstOffsets = new Uint32Array(COPY_QUEUE);
   private readonly lengths = new Uint32Array(COPY_QUEUE);
   private copies = 0;
+  private listed = false;
 
   constructor(
     readonly port: FramePort,
     private readonly copier: FrameCopier,
+    /** Told once per round when something is first written here (so a round visits only busy ports). */
+    private readonly onFirstUse?: (egress: Egress) => void,
   ) {
     this.tx = createTxBatch(port, BATCH);
   }
 
   /** Offset of a free slot, or -1 when the ring is full. */
   slot(): number {
+    if (!this.listed && this.onFirstUse) {
+      this.listed = true;
+      this.onFirstUse(this);
+    }
     if (this.used === this.tx.count) {
       if (this.used > 0) this.flush();
       if (this.port.reserveTx(this.tx, BATCH) === 0) return -1;
@@ -176,6 +183,12 @@ class Egress {
     this.tx.count = 0;
     this.used = 0;
   }
+
+  /** Sends what the round queued and leaves the busy list. */
+  settle(): void {
+    this.flush();
+    this.listed = false;
+  }
 }
 
 /** Receives each decision of a traced packet (nvgw trace); absent in normal operation. */
@@ -205,6 +218,11 @@ export class Dataplane {
   private readonly innerIp = createIpv4Header();
   private generation = -1;
   private readonly tenants = new Map<number, Tenant>();
+  /** The tenants in the order ports() listed them (index + 1 = their position in that list). */
+  private polled: Tenant[] = [];
+  /** Tenant egresses written to in the current round. */
+  private readonly busy: Egress[] = [];
+  private readonly markBusy = (egress: Egress) => void this.busy.push(egress);
   private fabricRx: RxBatch;
   private fabricTx: Egress;
   /** Provider next hop -> MAC, learned by our own ARP on the fabric. */
@@ -279,7 +297,7 @@ export class Dataplane {
   }
 
   attachTenant(vsid: number, port: FramePort): void {
-    this.tenants.set(vsid, { vsid, port, rx: createRxBatch(port, BATCH), egress: new Egress(port, this.copier) });
+    this.tenants.set(vsid, { vsid, port, rx: createRxBatch(port, BATCH), egress: new Egress(port, this.copier, this.markBusy) });
   }
 
   detachTenant(vsid: number): FramePort | undefined {
@@ -288,40 +306,56 @@ export class Dataplane {
     return tenant?.port;
   }
 
-  /** Every port, fabric first, for waiting on readiness. */
+  /** Every port, fabric first, for waiting on readiness; poll()'s ready indices refer to this list. */
   ports(): FramePort[] {
-    return [this.fabric, ...[...this.tenants.values()].map((t) => t.port)];
+    this.polled = [...this.tenants.values()];
+    return [this.fabric, ...this.polled.map((t) => t.port)];
   }
 
   /**
-   * One round: drains what is ready on every port without waiting, up to ROUND_BATCHES
-   * batches per port so one busy port cannot starve the others; returns frames handled.
+   * One round: drains what is ready without waiting, up to ROUND_BATCHES batches per port
+   * so one busy port cannot starve the others; returns frames handled. With `ready` (the
+   * indices into the last ports() list that poll(2) reported, `readyCount` of them) only
+   * the fabric and those tenant ports are looked at, so a round costs the ports with
+   * traffic, not every VSID the gateway serves. Without it every port is looked at.
    */
-  poll(): number {
+  poll(ready?: Int32Array, readyCount = -1): number {
     let handled = 0;
     for (let b = 0; b < ROUND_BATCHES; b++) {
       const n = this.fabric.receive(this.fabricRx);
       if (n === 0) break;
       for (let i = 0; i < n; i++) this.fromFabric(this.fabricRx.buffer, this.fabricRx.offsets[i]!, this.fabricRx.lengths[i]!);
       // The payloads must move before the ring gets its frames back.
-      for (const tenant of this.tenants.values()) tenant.egress.runCopies();
+      for (const egress of this.busy) egress.runCopies();
       this.fabric.releaseRx();
       handled += n;
       if (n < BATCH) break;
     }
-    for (const tenant of this.tenants.values()) {
-      for (let b = 0; b < ROUND_BATCHES; b++) {
-        const n = tenant.port.receive(tenant.rx);
-        if (n === 0) break;
-        for (let i = 0; i < n; i++) this.fromTenant(tenant, tenant.rx.buffer, tenant.rx.offsets[i]!, tenant.rx.lengths[i]!);
-        this.fabricTx.runCopies();
-        tenant.port.releaseRx();
-        handled += n;
-        if (n < BATCH) break;
+    if (ready && readyCount >= 0 && readyCount <= ready.length) {
+      for (let r = 0; r < readyCount; r++) {
+        const tenant = this.polled[ready[r]! - 1];
+        if (tenant && this.tenants.get(tenant.vsid) === tenant) handled += this.drainTenant(tenant);
       }
+    } else {
+      for (const tenant of this.tenants.values()) handled += this.drainTenant(tenant);
     }
     this.fabricTx.flush();
-    for (const tenant of this.tenants.values()) tenant.egress.flush();
+    for (const egress of this.busy) egress.settle();
+    this.busy.length = 0;
+    return handled;
+  }
+
+  private drainTenant(tenant: Tenant): number {
+    let handled = 0;
+    for (let b = 0; b < ROUND_BATCHES; b++) {
+      const n = tenant.port.receive(tenant.rx);
+      if (n === 0) break;
+      for (let i = 0; i < n; i++) this.fromTenant(tenant, tenant.rx.buffer, tenant.rx.offsets[i]!, tenant.rx.lengths[i]!);
+      this.fabricTx.runCopies();
+      tenant.port.releaseRx();
+      handled += n;
+      if (n < BATCH) break;
+    }
     return handled;
   }
 

@@ -34,14 +34,16 @@ export function openTenantPort(spec: TenantSpec): FramePort {
 let fds = new Int32Array(64);
 
 /**
- * Blocks until any port has input (or the timeout passes). The worker drains every port
- * after waking, so which one does not matter; this has no limit on the number of ports.
+ * Blocks until any port has input (or the timeout passes); no limit on the number of
+ * ports. With `ready`, the indices of the ready ports are written into it and their number
+ * returned (-1: in-memory ports or more ready than `ready` holds -- look at every port).
  */
-export function waitReadable(ports: readonly FramePort[], timeoutMs: number): number {
-  if (ports.some((p) => p.fd < 0)) return wait(ports, timeoutMs); // in-memory ports (tests)
+export function waitReadable(ports: readonly FramePort[], timeoutMs: number, ready?: Int32Array): number {
+  if (ports.some((p) => p.fd < 0)) return wait(ports, timeoutMs) === 0 ? 0 : -1; // in-memory ports (tests)
   if (fds.length < ports.length) fds = new Int32Array(ports.length * 2);
   for (let i = 0; i < ports.length; i++) fds[i] = ports[i]!.fd;
-  return loadNative().waitAny(fds, ports.length, timeoutMs);
+  const count = ready ? loadNative().waitAny(fds, ports.length, timeoutMs, ready) : loadNative().waitAny(fds, ports.length, timeoutMs);
+  return ready && count > ready.length ? -1 : count;
 }
 
 /** The addon's batched memcpy: one call moves a whole batch's payloads. */

@@ -84,13 +84,15 @@ const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve)
 async function loop(): Promise<void> {
   let ports = dataplane.ports();
   let seen = tenantsVersion;
+  // Which ports poll(2) found readable: a round then looks at those (and the fabric) only.
+  const ready = new Int32Array(1024);
   while (running) {
     if (seen !== tenantsVersion) {
       ports = dataplane.ports();
       seen = tenantsVersion;
     }
-    waitReadable(ports, 1);
-    dataplane.poll();
+    const count = waitReadable(ports, 1, ready);
+    dataplane.poll(ready, count);
     await yieldToEvents();
   }
   for (const entry of open.values()) entry.port.close();

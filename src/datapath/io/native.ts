@@ -91,7 +91,8 @@ export interface NativeModule {
   TapPort: new (name: string, options: NativeTapOptions) => NativePort<NativeTapDescription>;
   waitReadable(fds: Int32Array, count: number, timeoutMs: number): number;
   /** Waits until any of the first `count` descriptors is readable; returns how many are (no 32-port limit). */
-  waitAny(fds: Int32Array, count: number, timeoutMs: number): number;
+  /** Number of ready descriptors; with `ready`, their indices are written into it (as many as fit). */
+  waitAny(fds: Int32Array, count: number, timeoutMs: number, ready?: Int32Array): number;
   deleteTap(name: string): boolean;
   /** Copies lengths[i] bytes from src[srcOffsets[i]] to dst[dstOffsets[i]] for i < count; returns entries skipped as out of bounds. */
   copyFrames(src: Uint8Array, srcOffsets: Uint32Array, dst: Uint8Array, dstOffsets: Uint32Array, lengths: Uint32Array, count: number): number;
