@@ -31,19 +31,29 @@ export function openTenantPort(spec: TenantSpec): FramePort {
   return openPacketPort(spec.ifname, { rxBlockSize: 1 << 15, rxBlockCount: 6, txFrameCount: 128 });
 }
 
-let fds = new Int32Array(64);
-
 /**
- * Blocks until any port has input (or the timeout passes); no limit on the number of
- * ports. With `ready`, the indices of the ready ports are written into it and their number
- * returned (-1: in-memory ports or more ready than `ready` holds -- look at every port).
+ * Waits on a fixed set of ports (the worker builds one whenever its ports change, so a
+ * wake-up does no per-port work in JavaScript). No limit on the number of ports.
  */
-export function waitReadable(ports: readonly FramePort[], timeoutMs: number, ready?: Int32Array): number {
-  if (ports.some((p) => p.fd < 0)) return wait(ports, timeoutMs) === 0 ? 0 : -1; // in-memory ports (tests)
-  if (fds.length < ports.length) fds = new Int32Array(ports.length * 2);
-  for (let i = 0; i < ports.length; i++) fds[i] = ports[i]!.fd;
-  const count = ready ? loadNative().waitAny(fds, ports.length, timeoutMs, ready) : loadNative().waitAny(fds, ports.length, timeoutMs);
-  return ready && count > ready.length ? -1 : count;
+export class PortWaiter {
+  private readonly fds: Int32Array;
+  private readonly inMemory: boolean;
+
+  constructor(private readonly ports: readonly FramePort[]) {
+    this.inMemory = ports.some((p) => p.fd < 0);
+    this.fds = Int32Array.from(ports, (p) => p.fd);
+  }
+
+  /**
+   * Blocks until any port has input (or the timeout passes). The indices of the ready
+   * ports are written into `ready` and their number returned; -1 means look at every port
+   * (in-memory ports, or more ready than `ready` holds).
+   */
+  wait(timeoutMs: number, ready: Int32Array): number {
+    if (this.inMemory) return wait(this.ports, timeoutMs) === 0 ? 0 : -1; // tests
+    const count = loadNative().waitAny(this.fds, this.fds.length, timeoutMs, ready);
+    return count > ready.length ? -1 : count;
+  }
 }
 
 /** The addon's batched memcpy: one call moves a whole batch's payloads. */

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CounterWriter } from './counters.js';
 import { Dataplane } from './dataplane.js';
 import type { FromWorker, TenantSpec, ToWorker, WorkerInit } from './messages.js';
-import { copyFrames, openFabricPort, openTenantPort, waitReadable } from './ports.js';
+import { copyFrames, openFabricPort, openTenantPort, PortWaiter } from './ports.js';
 import type { FramePort } from './io/frame-port.js';
 
 const init = workerData as WorkerInit;
@@ -82,16 +82,16 @@ send({ type: 'ready' });
 const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 async function loop(): Promise<void> {
-  let ports = dataplane.ports();
+  let waiter = new PortWaiter(dataplane.ports());
   let seen = tenantsVersion;
   // Which ports poll(2) found readable: a round then looks at those (and the fabric) only.
   const ready = new Int32Array(1024);
   while (running) {
     if (seen !== tenantsVersion) {
-      ports = dataplane.ports();
+      waiter = new PortWaiter(dataplane.ports());
       seen = tenantsVersion;
     }
-    const count = waitReadable(ports, 1, ready);
+    const count = waiter.wait(1, ready);
     dataplane.poll(ready, count);
     await yieldToEvents();
   }
