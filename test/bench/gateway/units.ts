@@ -35,7 +35,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { NsGateway } from '../../support/gateway-ns.js';
+import type { NsGateway, StatsBody } from '../../support/gateway-ns.js';
 import { startGatewayInNs } from '../../support/gateway-ns.js';
 import type { Lab } from '../../support/netns.js';
 import { linkMac } from '../../support/netns.js';
@@ -280,37 +280,27 @@ export async function buildNvgw(lab: Lab): Promise<Unit & { gateway(): NsGateway
   const fr = frames(f, { decapDst: fab0Mac, extDst: extMac }, 'nvgre');
   const c = (dev: string) => linkCounters(gwPid, dev);
   const sink = { pid: f.sinkPid, dev: 'fab' };
-  const toSink = async (): Promise<[string, number][]> => {
-    const stats = await gw.stats();
-    return [
-      ['routed into VSID 5002 (nvgw-t5002 tx)', c('nvgw-t5002').txPackets],
-      ["at nvgw's VSID 5002 port (nvgw-d5002 rx)", c('nvgw-d5002').rxPackets],
-      ['encapsulated by nvgw (VSID 5002 encapPackets)', stats.vsids.find((v) => v.virtualSubnetId === 5002)?.encapPackets ?? 0],
-      ['sent on the fabric (fab0 tx)', c('fab0').txPackets],
-      ['sink', linkCounters(f.sinkPid, 'fab').rxPackets],
-    ];
-  };
-  const fromFabric = async (): Promise<[string, number][]> => {
-    const stats = await gw.stats();
-    return [
-      ['generator', linkCounters(f.genPid, 'fab').txPackets],
-      ['at the gateway (fab0 rx)', c('fab0').rxPackets],
-      ['decapsulated by nvgw (VSID 5001 decapPackets)', stats.vsids.find((v) => v.virtualSubnetId === 5001)?.decapPackets ?? 0],
-      ['into the kernel (nvgw-t5001 rx)', c('nvgw-t5001').rxPackets],
-    ];
-  };
-  /** VSID 5001 -> 5002 routed by nvgw itself: no kernel stage between decap and encap. */
+  // Stages along each path: the kernel's legs (into a tenant port and back out of one)
+  // appear only where the kernel routes; VSID 5001 -> 5002 routed by nvgw has none.
+  const decapped = (stats: StatsBody): [string, number][] => [
+    ['generator', linkCounters(f.genPid, 'fab').txPackets],
+    ['at the gateway (fab0 rx)', c('fab0').rxPackets],
+    ['decapsulated by nvgw (VSID 5001 decapPackets)', stats.vsids.find((v) => v.virtualSubnetId === 5001)?.decapPackets ?? 0],
+  ];
+  const encapped = (stats: StatsBody): [string, number][] => [
+    ['encapsulated by nvgw (VSID 5002 encapPackets)', stats.vsids.find((v) => v.virtualSubnetId === 5002)?.encapPackets ?? 0],
+    ['sent on the fabric (fab0 tx)', c('fab0').txPackets],
+    ['sink', linkCounters(f.sinkPid, 'fab').rxPackets],
+  ];
+  const kernelInto5002 = (): [string, number][] => [
+    ['routed into VSID 5002 (nvgw-t5002 tx)', c('nvgw-t5002').txPackets],
+    ["at nvgw's VSID 5002 port (nvgw-d5002 rx)", c('nvgw-d5002').rxPackets],
+  ];
+  const toSink = async (): Promise<[string, number][]> => [...kernelInto5002(), ...encapped(await gw.stats())];
+  const fromFabric = async (): Promise<[string, number][]> => [...decapped(await gw.stats()), ['into the kernel (nvgw-t5001 rx)', c('nvgw-t5001').rxPackets]];
   const routedByNvgw = async (): Promise<[string, number][]> => {
     const stats = await gw.stats();
-    return [
-      ['generator', linkCounters(f.genPid, 'fab').txPackets],
-      ['at the gateway (fab0 rx)', c('fab0').rxPackets],
-      ['decapsulated by nvgw (VSID 5001 decapPackets)', stats.vsids.find((v) => v.virtualSubnetId === 5001)?.decapPackets ?? 0],
-      ['routed to VSID 5002 by nvgw (routed-between-vsids)', stats.events['routed-between-vsids']?.packets ?? 0],
-      ['encapsulated by nvgw (VSID 5002 encapPackets)', stats.vsids.find((v) => v.virtualSubnetId === 5002)?.encapPackets ?? 0],
-      ['sent on the fabric (fab0 tx)', c('fab0').txPackets],
-      ['sink', linkCounters(f.sinkPid, 'fab').rxPackets],
-    ];
+    return [...decapped(stats), ['routed to VSID 5002 by nvgw (routed-between-vsids)', stats.events['routed-between-vsids']?.packets ?? 0], ...encapped(stats)];
   };
   const fromExternal = (): [string, number][] => [
     ['generator', linkCounters(f.genPid, 'ext').txPackets],

@@ -2,39 +2,11 @@
 // VRF names and their gateway CAs for the vrf backend, marks for the policy-routing one.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { pino } from 'pino';
-import { ConfigService } from '../../../src/control/config-service.js';
-import { FakeDatapath } from '../../../src/datapath/engine.js';
-import { FakeFirewall } from '../../../src/firewall/iptables.js';
-import type { Backend, KernelIntent } from '../../../src/kernel/intent.js';
-import { Reconciler } from '../../../src/reconciler/reconciler.js';
-import { MemoryStore } from '../../../src/store/memory-store.js';
+import type { Backend } from '../../../src/kernel/intent.js';
+import { startFakeReconciler } from '../../support/fake-reconciler.js';
 import { BLUE, GREEN, hnvPart, RED } from '../nat/fixtures.js';
 
-async function setup(backend: Backend) {
-  const store = new MemoryStore();
-  const service = new ConfigService(store);
-  service.putConfig(hnvPart(), {});
-  const kernelIntents: KernelIntent[] = [];
-  const firewall = new FakeFirewall();
-  const sut = new Reconciler(
-    service,
-    store,
-    {
-      detectBackend: () => Promise.resolve(backend),
-      reconcile: (intent) => {
-        kernelIntents.push(intent);
-        return Promise.resolve({ failed: [] });
-      },
-    },
-    firewall,
-    new FakeDatapath(),
-    pino({ level: 'silent' }),
-    { tenantKind: 'veth', paMtu: 1500, fabricIfname: 'fab0', resyncMs: 3_600_000, firstTable: 1000 },
-  );
-  await sut.start();
-  return { sut, firewall, kernelIntents };
-}
+const setup = (backend: Backend) => startFakeReconciler(hnvPart(), { backend });
 
 describe('the firewall intent of the tenant rules', () => {
   it('on the VRF backend names each domain\'s VRF and the gateway CAs in it, and no marks', async () => {

@@ -3,39 +3,10 @@
 // firewall apply reported in /v1/status's reconcile section.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { pino } from 'pino';
-import { ConfigService } from '../../../src/control/config-service.js';
-import { FakeDatapath } from '../../../src/datapath/engine.js';
-import { FakeFirewall } from '../../../src/firewall/iptables.js';
-import type { KernelIntent } from '../../../src/kernel/intent.js';
-import { Reconciler } from '../../../src/reconciler/reconciler.js';
-import { MemoryStore } from '../../../src/store/memory-store.js';
+import { fakeReconciler, startFakeReconciler } from '../../support/fake-reconciler.js';
 import { BLUE, GREEN, natConfig, RED } from './fixtures.js';
 
-async function setup(resyncMs = 3_600_000) {
-  const store = new MemoryStore();
-  const service = new ConfigService(store);
-  service.putConfig(natConfig(), {});
-  const kernelIntents: KernelIntent[] = [];
-  const firewall = new FakeFirewall();
-  const sut = new Reconciler(
-    service,
-    store,
-    {
-      detectBackend: () => Promise.resolve('policy-routing'),
-      reconcile: (intent) => {
-        kernelIntents.push(intent);
-        return Promise.resolve({ failed: [] });
-      },
-    },
-    firewall,
-    new FakeDatapath(),
-    pino({ level: 'silent' }),
-    { tenantKind: 'veth', paMtu: 1500, fabricIfname: 'fab0', resyncMs, firstTable: 1000 },
-  );
-  await sut.start();
-  return { sut, service, store, firewall, kernelIntents };
-}
+const setup = (resyncMs = 3_600_000) => startFakeReconciler(natConfig(), { resyncMs });
 
 describe('the reconciler with external networks', () => {
   it('gives every routing domain a conntrack zone equal to its table, and reports both', async () => {
@@ -51,15 +22,7 @@ describe('the reconciler with external networks', () => {
     const zone = sut.status().zones[RED];
     await sut.stop();
     service.remove('routingDomains', [RED], true);
-    const again = new Reconciler(
-      service,
-      store,
-      { detectBackend: () => Promise.resolve('policy-routing'), reconcile: () => Promise.resolve({ failed: [] }) },
-      new FakeFirewall(),
-      new FakeDatapath(),
-      pino({ level: 'silent' }),
-      { tenantKind: 'veth', paMtu: 1500, fabricIfname: 'fab0', resyncMs: 3_600_000, firstTable: 1000 },
-    );
+    const again = fakeReconciler(service, store).sut;
     await again.start();
     assert.equal(again.status().zones[RED], undefined);
     assert.ok(zone !== undefined && !store.allocations().has(`zone:${RED}`));

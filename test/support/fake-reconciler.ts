@@ -1,0 +1,47 @@
+/**
+ * A Reconciler over in-memory fakes (store, kernel, firewall, data path), started on a
+ * configuration: for unit tests of what it hands the kernel and the firewall.
+ */
+import { pino } from 'pino';
+import { ConfigService } from '../../src/control/config-service.js';
+import { FakeDatapath } from '../../src/datapath/engine.js';
+import { FakeFirewall } from '../../src/firewall/iptables.js';
+import type { Backend, KernelIntent } from '../../src/kernel/intent.js';
+import { Reconciler } from '../../src/reconciler/reconciler.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+
+export interface FakeReconcilerOptions {
+  backend?: Backend;
+  resyncMs?: number;
+}
+
+/** A reconciler on `service`'s state; kernel intents it hands over are pushed to `kernelIntents`. */
+export function fakeReconciler(service: ConfigService, store: MemoryStore, options: FakeReconcilerOptions = {}, kernelIntents: KernelIntent[] = []) {
+  const firewall = new FakeFirewall();
+  const sut = new Reconciler(
+    service,
+    store,
+    {
+      detectBackend: () => Promise.resolve(options.backend ?? 'policy-routing'),
+      reconcile: (intent) => {
+        kernelIntents.push(intent);
+        return Promise.resolve({ failed: [] });
+      },
+    },
+    firewall,
+    new FakeDatapath(),
+    pino({ level: 'silent' }),
+    { tenantKind: 'veth', paMtu: 1500, fabricIfname: 'fab0', resyncMs: options.resyncMs ?? 3_600_000, firstTable: 1000 },
+  );
+  return { sut, firewall, kernelIntents };
+}
+
+/** A fresh store and service holding `config`, and a started reconciler on them. */
+export async function startFakeReconciler(config: unknown, options: FakeReconcilerOptions = {}) {
+  const store = new MemoryStore();
+  const service = new ConfigService(store);
+  service.putConfig(config, {});
+  const started = fakeReconciler(service, store, options);
+  await started.sut.start();
+  return { ...started, service, store };
+}
