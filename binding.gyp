@@ -5,6 +5,7 @@
       "sources": [
         "native/addon.cc",
         "native/common.cc",
+        "native/ifindex_filter.cc",
         "native/packet_port.cc",
         "native/tap_port.cc"
       ],

@@ -5,6 +5,7 @@
 // own instance with its own class constructors, and there is no global mutable state.
 // A port object must be used only by the thread that created it.
 #include <napi.h>
+#include <net/if.h>
 #include <poll.h>
 
 #include <cerrno>
@@ -27,6 +28,7 @@ class IoAddon : public Napi::Addon<IoAddon> {
                              InstanceMethod<&IoAddon::DeleteTap>("deleteTap", napi_enumerable),
                              InstanceMethod<&IoAddon::CopyFrames>("copyFrames", napi_enumerable),
                              InstanceMethod<&IoAddon::WaitAny>("waitAny", napi_enumerable),
+                             InstanceMethod<&IoAddon::InterfaceIndexes>("interfaceIndexes", napi_enumerable),
                          });
   }
 
@@ -118,6 +120,24 @@ class IoAddon : public Napi::Addon<IoAddon> {
   }
 
   std::vector<struct pollfd> pollSet_;
+
+  // interfaceIndexes() -> { name: ifindex } of every interface in the thread's network
+  // namespace, from one if_nameindex(3) (one netlink dump), where a lookup per name
+  // would cost a syscall (or a sysfs read) for each of thousands of tenant interfaces.
+  Napi::Value InterfaceIndexes(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    struct if_nameindex* list = if_nameindex();
+    if (list == nullptr) {
+      ThrowErrno(env, errno, "if_nameindex", "", "cannot list interfaces");
+      return env.Undefined();
+    }
+    Napi::Object out = Napi::Object::New(env);
+    for (struct if_nameindex* i = list; i->if_index != 0 && i->if_name != nullptr; i++) {
+      out.Set(i->if_name, Napi::Number::New(env, i->if_index));
+    }
+    if_freenameindex(list);
+    return out;
+  }
 
   // copyFrames(src, srcOffsets, dst, dstOffsets, lengths, count) -> copies skipped.
   // The pipeline decides per packet where each frame goes and writes the headers itself;

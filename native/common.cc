@@ -46,7 +46,7 @@ void Region::AdoptFd(int fd) {
       return;
     }
   }
-  // Two descriptors are all a port owns; a third is a bug, not a runtime condition.
+  // Two sockets and a BPF map are all a port owns; more is a bug, not a runtime condition.
   abort();
 }
 

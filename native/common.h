@@ -65,7 +65,7 @@ class Region {
   Kind kind_ = Kind::kNone;
   void* base_ = nullptr;
   size_t length_ = 0;
-  int fds_[2] = {-1, -1};
+  int fds_[3] = {-1, -1, -1};
 };
 
 // Wraps `region` in an external ArrayBuffer whose finalizer holds a reference to it.

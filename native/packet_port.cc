@@ -21,6 +21,8 @@
 // one ArrayBuffer and every offset handed out (RX frame or TX slot) indexes that buffer.
 #include "packet_port.h"
 
+#include "ifindex_filter.h"
+
 #include <arpa/inet.h>
 // <net/if.h> before any <linux/...> header: linux/libc-compat.h then skips its own
 // struct ifreq and IFF_* definitions instead of clashing with glibc's.
@@ -90,6 +92,8 @@ Napi::Function PacketPort::Init(Napi::Env env) {
                          InstanceMethod<&PacketPort::SendTx>("sendTx"),
                          InstanceMethod<&PacketPort::Stats>("stats"),
                          InstanceMethod<&PacketPort::Close>("close"),
+                         InstanceMethod<&PacketPort::Admit>("admit"),
+                         InstanceMethod<&PacketPort::Refuse>("refuse"),
                      });
 }
 
@@ -122,6 +126,12 @@ bool PacketPort::Open(Napi::Env env, const Napi::Object& options) {
   const int64_t rx_block_nr = OptInt(options, "rxBlockCount", 32);
   const int64_t rx_tov_ms = OptInt(options, "rxBlockTimeoutMs", 2);
   rx_frames_ = OptString(options, "rxMode", "frames") != "blocks";
+  shared_ = OptBool(options, "anyInterface", false);
+  const int64_t max_interfaces = OptInt(options, "maxInterfaces", 65536);
+  if (shared_ && (!rx_frames_ || max_interfaces < 1 || max_interfaces > (1 << 20))) {
+    ThrowRange(env, "a port on any interface needs rxMode frames and maxInterfaces 1..1048576");
+    return false;
+  }
   // 0: sized from the interface's MTU once it is known (see below).
   const int64_t rx_frame_size = OptInt(options, "rxFrameSize", 0);
   const int64_t tx_frame_size = OptInt(options, "txFrameSize", 2048);
@@ -170,8 +180,8 @@ bool PacketPort::Open(Napi::Env env, const Napi::Object& options) {
   vlan_inline_ = OptBool(options, "vlanInline", false);
 
   // --- receive socket ---------------------------------------------------------------
-  ifindex_ = int(if_nametoindex(ifname_.c_str()));
-  if (ifindex_ == 0) {
+  ifindex_ = shared_ ? 0 : int(if_nametoindex(ifname_.c_str()));
+  if (ifindex_ == 0 && !shared_) {
     ThrowErrno(env, errno == 0 ? ENODEV : errno, "if_nametoindex", ifname_, kOpenWhat);
     return false;
   }
@@ -185,24 +195,16 @@ bool PacketPort::Open(Napi::Env env, const Napi::Object& options) {
   }
   region_->AdoptFd(rx_fd_);
 
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof(ifr));
-  memcpy(ifr.ifr_name, ifname_.c_str(), ifname_.size());
-  if (ioctl(rx_fd_, SIOCGIFHWADDR, &ifr) != 0) {
-    ThrowErrno(env, errno, "ioctl(SIOCGIFHWADDR)", ifname_, kOpenWhat);
+  if (shared_) {
+    // No one interface to ask: the caller says how big a frame its interfaces carry.
+    mtu_ = int(OptInt(options, "mtu", 1500));
+    if (mtu_ < 576 || mtu_ > 65535) {
+      ThrowRange(env, "mtu must be 576..65535");
+      return false;
+    }
+  } else if (!DescribeInterface(env)) {
     return false;
   }
-  if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
-    ThrowErrno(env, EPROTONOSUPPORT, "ioctl(SIOCGIFHWADDR)", ifname_,
-               "not an Ethernet interface, cannot open packet port on");
-    return false;
-  }
-  memcpy(mac_, ifr.ifr_hwaddr.sa_data, 6);
-  if (ioctl(rx_fd_, SIOCGIFMTU, &ifr) != 0) {
-    ThrowErrno(env, errno, "ioctl(SIOCGIFMTU)", ifname_, kOpenWhat);
-    return false;
-  }
-  mtu_ = ifr.ifr_mtu;
   if (rx_frame_from_mtu) {
     // tpacket_rcv puts the MAC header at TPACKET_ALIGN(TPACKET2_HDRLEN + 16) - 14 = 66 and
     // needs the whole frame (MTU + 14) behind it; a frame that does not fit is counted as
@@ -224,7 +226,26 @@ bool PacketPort::Open(Napi::Env env, const Napi::Object& options) {
     ThrowErrno(env, errno, "setsockopt(PACKET_VERSION)", ifname_, kOpenWhat);
     return false;
   }
-  if (!AttachFilter(env, options)) return false;
+  if (shared_) {
+    std::string what;
+    int prog_fd = -1;
+    const int err = CreateIfindexFilter(uint32_t(max_interfaces), &map_fd_, &prog_fd, &what);
+    if (err != 0) {
+      ThrowErrno(env, err, what.c_str(), ifname_, kOpenWhat);
+      return false;
+    }
+    region_->AdoptFd(map_fd_);
+    // Attached before bind(), like the classic filter: nothing unadmitted is ever queued.
+    const bool attached = SetInt(rx_fd_, SOL_SOCKET, SO_ATTACH_BPF, prog_fd);
+    const int attach_err = errno;
+    close(prog_fd);  // the socket holds the program now
+    if (!attached) {
+      ThrowErrno(env, attach_err, "setsockopt(SO_ATTACH_BPF)", ifname_, kOpenWhat);
+      return false;
+    }
+  } else if (!AttachFilter(env, options)) {
+    return false;
+  }
   // The kernel's own outgoing frames on this interface (ARP, the API's TCP, our own TX
   // when it goes through the qdisc) are not input to the data path (packet(7),
   // PACKET_IGNORE_OUTGOING, Linux >= 4.20).
@@ -254,7 +275,7 @@ bool PacketPort::Open(Napi::Env env, const Napi::Object& options) {
     ThrowErrno(env, errno, "bind", ifname_, kOpenWhat);
     return false;
   }
-  if (OptBool(options, "promiscuous", false)) {
+  if (!shared_ && OptBool(options, "promiscuous", false)) {
     struct packet_mreq mreq;
     memset(&mreq, 0, sizeof(mreq));
     mreq.mr_ifindex = ifindex_;
@@ -264,7 +285,8 @@ bool PacketPort::Open(Napi::Env env, const Napi::Object& options) {
       return false;
     }
   }
-  if (!JoinFanout(env, options)) return false;
+  if (!shared_ && !JoinFanout(env, options)) return false;
+  if (shared_) return OpenAddressedTx(env);
 
   // --- transmit socket --------------------------------------------------------------
   tx_fd_ = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -346,6 +368,29 @@ bool PacketPort::Open(Napi::Env env, const Napi::Object& options) {
   return true;
 }
 
+// The bound interface's MAC and MTU (an Ethernet device only).
+bool PacketPort::DescribeInterface(Napi::Env env) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof(ifr));
+  memcpy(ifr.ifr_name, ifname_.c_str(), ifname_.size());
+  if (ioctl(rx_fd_, SIOCGIFHWADDR, &ifr) != 0) {
+    ThrowErrno(env, errno, "ioctl(SIOCGIFHWADDR)", ifname_, kOpenWhat);
+    return false;
+  }
+  if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
+    ThrowErrno(env, EPROTONOSUPPORT, "ioctl(SIOCGIFHWADDR)", ifname_,
+               "not an Ethernet interface, cannot open packet port on");
+    return false;
+  }
+  memcpy(mac_, ifr.ifr_hwaddr.sa_data, 6);
+  if (ioctl(rx_fd_, SIOCGIFMTU, &ifr) != 0) {
+    ThrowErrno(env, errno, "ioctl(SIOCGIFMTU)", ifname_, kOpenWhat);
+    return false;
+  }
+  mtu_ = ifr.ifr_mtu;
+  return true;
+}
+
 bool PacketPort::AttachFilter(Napi::Env env, const Napi::Object& options) {
   Napi::Value value = options.Get("filter");
   if (value.IsUndefined() || value.IsNull()) return true;
@@ -419,7 +464,8 @@ Napi::Value PacketPort::Describe(const Napi::CallbackInfo& info) {
   out.Set("txRingBytes", tx_ring_bytes_);
   out.Set("txFrameSize", tx_frame_size_);
   out.Set("txSlots", tx_frame_nr_);
-  out.Set("txDataOffset", kTxDataOffset);
+  out.Set("txDataOffset", shared_ ? 0 : kTxDataOffset);
+  out.Set("anyInterface", shared_);
   return out;
 }
 
@@ -428,13 +474,20 @@ Napi::Value PacketPort::Describe(const Napi::CallbackInfo& info) {
 Napi::Value PacketPort::Receive(const Napi::CallbackInfo& info) {
   uint32_t* offsets;
   uint32_t* lengths;
-  size_t offsets_len, lengths_len;
+  uint32_t* sources = nullptr;
+  size_t offsets_len, lengths_len, sources_len = 0;
   if (!ArgU32Array(info, 0, &offsets, &offsets_len) || !ArgU32Array(info, 1, &lengths, &lengths_len)) {
     return info.Env().Undefined();
   }
+  // sources (optional): the interface each frame arrived on, for a port on many.
+  if (info.Length() > 2 && !info[2].IsUndefined() && !ArgU32Array(info, 2, &sources, &sources_len)) {
+    return info.Env().Undefined();
+  }
   if (base_ == nullptr) return Napi::Number::New(info.Env(), 0);
-  const size_t cap = std::min(offsets_len, lengths_len);
-  return rx_frames_ ? ReceiveFrames(info.Env(), offsets, lengths, cap) : ReceiveBlocks(info.Env(), offsets, lengths, cap);
+  size_t cap = std::min(offsets_len, lengths_len);
+  if (sources != nullptr) cap = std::min(cap, sources_len);
+  return rx_frames_ ? ReceiveFrames(info.Env(), offsets, lengths, sources, cap)
+                    : ReceiveBlocks(info.Env(), offsets, lengths, cap);
 }
 
 bool PacketPort::AcceptFrame(uint32_t header_end, uint32_t status, uint32_t snap, uint32_t len, uint16_t tci,
@@ -480,7 +533,8 @@ bool PacketPort::AcceptFrame(uint32_t header_end, uint32_t status, uint32_t snap
 
 // Frames mode (TPACKET_V2): a frame is ours from the moment its tp_status has
 // TP_STATUS_USER until releaseRx() writes TP_STATUS_KERNEL back, in ring order.
-Napi::Value PacketPort::ReceiveFrames(Napi::Env env, uint32_t* offsets, uint32_t* lengths, size_t cap) {
+Napi::Value PacketPort::ReceiveFrames(Napi::Env env, uint32_t* offsets, uint32_t* lengths, uint32_t* sources,
+                                      size_t cap) {
   size_t n = 0;
   uint64_t bytes = 0;
   while (n < cap && rx_frames_pending_ < rx_frame_nr_) {
@@ -500,6 +554,12 @@ Napi::Value PacketPort::ReceiveFrames(Napi::Env env, uint32_t* offsets, uint32_t
     }
     offsets[n] = mac_at;
     lengths[n] = length;
+    if (sources != nullptr) {
+      // tpacket_rcv writes the sockaddr_ll right after the aligned header.
+      const auto* sll = reinterpret_cast<const struct sockaddr_ll*>(
+          base_ + at + TPACKET_ALIGN(sizeof(struct tpacket2_hdr)));
+      sources[n] = uint32_t(sll->sll_ifindex);
+    }
     bytes += length;
     n++;
   }
@@ -588,6 +648,15 @@ Napi::Value PacketPort::ReserveTx(const Napi::CallbackInfo& info) {
   if (!ArgU32Array(info, 0, &offsets, &offsets_len)) return info.Env().Undefined();
   const int64_t want = info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 0;
   if (base_ == nullptr || want <= 0) return Napi::Number::New(info.Env(), 0);
+  if (shared_) {
+    // Staging slots are free again as soon as sendTx() returns (sendmmsg copies), so a
+    // reservation always starts at slot 0.
+    const uint32_t got = uint32_t(std::min<int64_t>({want, int64_t(offsets_len), int64_t(tx_frame_nr_)}));
+    for (uint32_t i = 0; i < got; i++) offsets[i] = TxSlotOffset(i);
+    tx_reserved_ = got;
+    if (want > int64_t(got)) stats_[kPsTxRingFull] += double(want - got);
+    return Napi::Number::New(info.Env(), got);
+  }
   if (kick_pending_) Kick();
   const uint32_t limit = uint32_t(std::min<int64_t>({want, int64_t(offsets_len), int64_t(tx_frame_nr_)}));
   uint32_t got = 0;
@@ -615,6 +684,14 @@ Napi::Value PacketPort::SendTx(const Napi::CallbackInfo& info) {
   if (base_ == nullptr) return info.Env().Undefined();
   const uint32_t count =
       uint32_t(std::max<int64_t>(0, std::min<int64_t>({asked, int64_t(tx_reserved_), int64_t(lengths_len)})));
+  if (shared_) {
+    uint32_t* targets = nullptr;
+    size_t targets_len = 0;
+    if (!ArgU32Array(info, 2, &targets, &targets_len)) return info.Env().Undefined();
+    SendAddressed(lengths, targets, uint32_t(std::min<size_t>(count, targets_len)));
+    tx_reserved_ = 0;
+    return info.Env().Undefined();
+  }
   uint32_t slot = tx_head_;
   uint64_t bytes = 0;
   uint32_t sent = 0;
@@ -640,6 +717,120 @@ Napi::Value PacketPort::SendTx(const Napi::CallbackInfo& info) {
   stats_[kPsTxBytes] += double(bytes);
   if (count > 0 || kick_pending_) Kick();
   return info.Env().Undefined();
+}
+
+// Shared mode: one sendmmsg() for the batch, each message addressed to its interface
+// (packet(7): sendto with a sockaddr_ll names the device). Frames the kernel refuses
+// are skipped and counted, and the rest of the batch still goes: EAGAIN/ENOBUFS (send
+// buffer or device queue full) as kick retries, anything else (ENXIO: the interface is
+// gone) as kick errors.
+void PacketPort::SendAddressed(const uint32_t* lengths, const uint32_t* targets, uint32_t count) {
+  uint32_t queued = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    const uint32_t len = lengths[i];
+    if (len < ETH_HLEN || len > tx_capacity_ || targets[i] == 0 || targets[i] > 0x7fffffff) {
+      stats_[kPsTxErrors]++;
+      continue;
+    }
+    tx_iov_[queued].iov_base = base_ + TxSlotOffset(i);
+    tx_iov_[queued].iov_len = len;
+    tx_addr_[queued].sll_ifindex = int(targets[i]);
+    queued++;
+  }
+  uint32_t done = 0;
+  while (done < queued) {
+    const int sent = sendmmsg(tx_fd_, &tx_msgs_[done], queued - done, MSG_DONTWAIT);
+    if (sent > 0) {
+      for (uint32_t k = done; k < done + uint32_t(sent); k++) stats_[kPsTxBytes] += double(tx_iov_[k].iov_len);
+      stats_[kPsTxPackets] += sent;
+      done += uint32_t(sent);
+      continue;
+    }
+    if (sent < 0 && errno == EINTR) continue;
+    stats_[sent < 0 && (errno == EAGAIN || errno == ENOBUFS) ? kPsTxKickRetries : kPsTxKickErrors]++;
+    done++;  // message `done` was refused; go on with the next
+  }
+}
+
+bool PacketPort::OpenAddressedTx(Napi::Env env) {
+  const long page = sysconf(_SC_PAGESIZE);
+  tx_fd_ = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (tx_fd_ < 0) {
+    ThrowErrno(env, errno, "socket(AF_PACKET)", ifname_, kOpenWhat);
+    return false;
+  }
+  region_->AdoptFd(tx_fd_);
+  if (!SetInt(tx_fd_, SOL_PACKET, PACKET_QDISC_BYPASS, 1)) {
+    ThrowErrno(env, errno, "setsockopt(PACKET_QDISC_BYPASS)", ifname_, kOpenWhat);
+    return false;
+  }
+  // One slot per frame of the largest size the interfaces carry; the slot count is the
+  // largest batch.
+  tx_capacity_ = uint32_t(mtu_) + ETH_HLEN;
+  tx_frame_size_ = RoundUp(tx_capacity_, 64);
+  tx_block_size_ = tx_frame_size_;
+  tx_frames_per_block_ = 1;
+  const uint64_t staging = RoundUp(uint32_t(uint64_t(tx_frame_nr_) * tx_frame_size_), uint32_t(page));
+  if (uint64_t(rx_ring_bytes_) + staging > (uint64_t(1) << 30)) {
+    ThrowRange(env, "RX ring plus TX staging must not exceed 1 GiB (offsets are 32-bit)");
+    return false;
+  }
+  tx_ring_bytes_ = uint32_t(staging);
+  const int sndbuf = int(std::min<uint64_t>(uint64_t(tx_frame_nr_) * (tx_frame_size_ + 1024) * 4, uint64_t(1) << 30));
+  if (!SetInt(tx_fd_, SOL_SOCKET, SO_SNDBUFFORCE, sndbuf)) SetInt(tx_fd_, SOL_SOCKET, SO_SNDBUF, sndbuf);
+  tx_msgs_.assign(tx_frame_nr_, {});
+  tx_iov_.assign(tx_frame_nr_, {});
+  tx_addr_.assign(tx_frame_nr_, {});
+  for (uint32_t k = 0; k < tx_frame_nr_; k++) {
+    tx_addr_[k].sll_family = AF_PACKET;
+    tx_msgs_[k].msg_hdr.msg_name = &tx_addr_[k];
+    tx_msgs_[k].msg_hdr.msg_namelen = sizeof(struct sockaddr_ll);
+    tx_msgs_[k].msg_hdr.msg_iov = &tx_iov_[k];
+    tx_msgs_[k].msg_hdr.msg_iovlen = 1;
+  }
+  const size_t total = size_t(rx_ring_bytes_) + tx_ring_bytes_;
+  void* reserve = mmap(nullptr, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (reserve == MAP_FAILED) {
+    ThrowErrno(env, errno, "mmap", ifname_, kOpenWhat);
+    return false;
+  }
+  region_->AdoptMmap(reserve, total);
+  uint8_t* base = static_cast<uint8_t*>(reserve);
+  if (mmap(base, rx_ring_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, rx_fd_, 0) == MAP_FAILED) {
+    ThrowErrno(env, errno, "mmap(RX ring)", ifname_, kOpenWhat);
+    return false;
+  }
+  if (mmap(base + rx_ring_bytes_, tx_ring_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+           -1, 0) == MAP_FAILED) {
+    ThrowErrno(env, errno, "mmap(TX staging)", ifname_, kOpenWhat);
+    return false;
+  }
+  base_ = base;
+  return true;
+}
+
+Napi::Value PacketPort::Admit(const Napi::CallbackInfo& info) { return SetAdmitted(info, true); }
+Napi::Value PacketPort::Refuse(const Napi::CallbackInfo& info) { return SetAdmitted(info, false); }
+
+// admit(ifindex) / refuse(ifindex): which interfaces a shared port receives from.
+Napi::Value PacketPort::SetAdmitted(const Napi::CallbackInfo& info, bool present) {
+  Napi::Env env = info.Env();
+  if (!shared_) {
+    ThrowType(env, "admit()/refuse() need a port opened on any interface");
+    return env.Undefined();
+  }
+  const int64_t ifindex = info[0].IsNumber() ? info[0].As<Napi::Number>().Int64Value() : 0;
+  if (ifindex < 1 || ifindex > 0x7fffffff) {
+    ThrowRange(env, "ifindex must be 1..2147483647");
+    return env.Undefined();
+  }
+  if (base_ == nullptr) return env.Undefined();
+  const int err = SetIfindexAdmitted(map_fd_, uint32_t(ifindex), present);
+  if (err != 0) {
+    ThrowErrno(env, err, present ? "bpf(BPF_MAP_UPDATE_ELEM)" : "bpf(BPF_MAP_DELETE_ELEM)", ifname_,
+               "cannot change the interfaces of packet port");
+  }
+  return env.Undefined();
 }
 
 // One sendto(fd, NULL, 0, MSG_DONTWAIT) sends every SEND_REQUEST frame in ring order
@@ -697,6 +888,7 @@ Napi::Value PacketPort::Close(const Napi::CallbackInfo& info) {
     base_ = nullptr;
     rx_fd_ = -1;
     tx_fd_ = -1;
+    map_fd_ = -1;
   }
   return info.Env().Undefined();
 }

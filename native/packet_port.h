@@ -4,10 +4,15 @@
 #define NVGW_NATIVE_PACKET_PORT_H_
 
 #include <napi.h>
+#include <net/if.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common.h"
 
@@ -42,6 +47,8 @@ class PacketPort : public Napi::ObjectWrap<PacketPort> {
   bool Open(Napi::Env env, const Napi::Object& options);
   bool AttachFilter(Napi::Env env, const Napi::Object& options);
   bool JoinFanout(Napi::Env env, const Napi::Object& options);
+  bool OpenAddressedTx(Napi::Env env);
+  bool DescribeInterface(Napi::Env env);
   void Kick();
 
   Napi::Value Describe(const Napi::CallbackInfo& info);
@@ -51,13 +58,17 @@ class PacketPort : public Napi::ObjectWrap<PacketPort> {
   Napi::Value SendTx(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Admit(const Napi::CallbackInfo& info);
+  Napi::Value Refuse(const Napi::CallbackInfo& info);
+  Napi::Value SetAdmitted(const Napi::CallbackInfo& info, bool present);
+  void SendAddressed(const uint32_t* lengths, const uint32_t* targets, uint32_t count);
 
   uint8_t* RxBlock(uint32_t index) const { return base_ + size_t(index) * rx_block_size_; }
   uint32_t RxFrameOffset(uint32_t frame) const {
     return (frame / rx_frames_per_block_) * rx_block_size_ + (frame % rx_frames_per_block_) * rx_frame_size_;
   }
   Napi::Value ReceiveBlocks(Napi::Env env, uint32_t* offsets, uint32_t* lengths, size_t cap);
-  Napi::Value ReceiveFrames(Napi::Env env, uint32_t* offsets, uint32_t* lengths, size_t cap);
+  Napi::Value ReceiveFrames(Napi::Env env, uint32_t* offsets, uint32_t* lengths, uint32_t* sources, size_t cap);
   // Checks one received frame (truncation, 802.1Q tag, checksum state); false: not delivered.
   bool AcceptFrame(uint32_t header_end, uint32_t status, uint32_t snap, uint32_t len, uint16_t tci,
                    uint16_t tpid, uint32_t* mac_at, uint32_t* length);
@@ -67,6 +78,16 @@ class PacketPort : public Napi::ObjectWrap<PacketPort> {
   }
 
   std::string ifname_;
+  // Shared mode ("anyInterface"): one port for many interfaces. The receive socket is
+  // bound to every interface and an eBPF filter admits the ones named by admit(); each
+  // received frame carries its interface (sll_ifindex). Transmit has no ring: frames are
+  // written to an anonymous staging area and sent with one sendmmsg() whose messages each
+  // name their interface, because a TX ring's kick sends every frame to one interface.
+  bool shared_ = false;
+  int map_fd_ = -1;
+  std::vector<struct mmsghdr> tx_msgs_;
+  std::vector<struct iovec> tx_iov_;
+  std::vector<struct sockaddr_ll> tx_addr_;
   std::shared_ptr<Region> region_;
   Napi::Reference<Napi::ArrayBuffer> buffer_;
   uint8_t* base_ = nullptr;  // == region_->base() while open; nullptr after close()

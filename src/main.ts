@@ -71,7 +71,7 @@ export async function startGateway(config: NvgwConfig, logger: Logger = createLo
         };
       },
     };
-    datapath = new WorkerDatapath((message) => {
+    datapath = new WorkerDatapath({ sharedTenantPort: config.datapath.sharedTenantPort }, (message) => {
       if (message.type === 'port-error') logger.error({ ifname: message.ifname, error: message.message }, 'data-path port could not be opened');
       if (message.type === 'fatal') logger.fatal({ error: message.message }, 'data-path worker failed');
     });

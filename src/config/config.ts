@@ -99,6 +99,12 @@ const schema = {
       default: true,
       env: 'NVGW_DATAPATH_ROUTE_BETWEEN_VSIDS',
     },
+    sharedTenantPort: {
+      doc: 'veth tenants: one packet port (one receive ring, one transmit socket) for all VSIDs, filtered in the kernel by interface; false opens a port per VSID (the cost of thousands of rings and descriptors).',
+      format: Boolean,
+      default: true,
+      env: 'NVGW_DATAPATH_SHARED_TENANT_PORT',
+    },
     paMtu: { doc: 'MTU of the provider network; tenant interfaces get this minus the 42 bytes NVGRE adds.', format: 'nat', default: 1500, env: 'NVGW_DATAPATH_PA_MTU' },
     resyncSeconds: { doc: 'Full kernel and firewall reconcile period (drift repair).', format: 'nat', default: 30, env: 'NVGW_DATAPATH_RESYNC_SECONDS' },
     firstTable: { doc: 'First Linux routing table number given to a routing domain.', format: 'nat', default: 1000, env: 'NVGW_DATAPATH_FIRST_TABLE' },
@@ -115,7 +121,7 @@ export interface NvgwConfig {
   };
   state: { path: string; synchronous: 'full' | 'normal' };
   log: { level: (typeof LOG_LEVELS)[number] };
-  datapath: { fabricInterface: string; tenantInterfaceKind: 'veth' | 'tap'; routeBetweenVsids: boolean; paMtu: number; resyncSeconds: number; firstTable: number };
+  datapath: { fabricInterface: string; tenantInterfaceKind: 'veth' | 'tap'; routeBetweenVsids: boolean; sharedTenantPort: boolean; paMtu: number; resyncSeconds: number; firstTable: number };
 }
 
 export class ConfigError extends Error {

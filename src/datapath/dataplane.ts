@@ -172,7 +172,9 @@ class Egress {
     this.copySource = undefined;
   }
 
-  commit(length: number): void {
+  /** `target`: the interface, for a port on many (FramePort.anyInterface); else ignored. */
+  commit(length: number, target = 0): void {
+    if (this.tx.targets) this.tx.targets[this.used] = target;
     this.tx.lengths[this.used++] = length;
   }
 
@@ -199,8 +201,11 @@ export interface Tracer {
 interface Tenant {
   vsid: number;
   port: FramePort;
-  rx: RxBatch;
+  /** Own port only: its receive batch (a shared port's frames arrive in the hub's). */
+  rx: RxBatch | undefined;
   egress: Egress;
+  /** Shared port: this tenant's interface, named per frame on transmit; 0 for an own port. */
+  ifindex: number;
 }
 
 export class Dataplane {
@@ -218,8 +223,13 @@ export class Dataplane {
   private readonly innerIp = createIpv4Header();
   private generation = -1;
   private readonly tenants = new Map<number, Tenant>();
-  /** The tenants in the order ports() listed them (index + 1 = their position in that list). */
-  private polled: Tenant[] = [];
+  /**
+   * What ports() listed after the fabric, in order (index + 1 = position in that list):
+   * a tenant with its own port, or null for the shared tenant port.
+   */
+  private polled: (Tenant | null)[] = [];
+  /** The one port for all tenants on veth (openSharedPacketPort), if there is one. */
+  private hub: { port: FramePort; rx: RxBatch; egress: Egress; byIfindex: Map<number, Tenant> } | undefined;
   /** Tenant egresses written to in the current round. */
   private readonly busy: Egress[] = [];
   private readonly markBusy = (egress: Egress) => void this.busy.push(egress);
@@ -296,20 +306,41 @@ export class Dataplane {
     return old;
   }
 
-  attachTenant(vsid: number, port: FramePort): void {
-    this.tenants.set(vsid, { vsid, port, rx: createRxBatch(port, BATCH), egress: new Egress(port, this.copier, this.markBusy) });
+  /**
+   * Sets the port that serves every tenant attached with attachTenant(vsid, port, ifindex)
+   * (one receive ring and one transmit socket for thousands of VSIDs). Tenants of a
+   * previous shared port must have been detached.
+   */
+  setSharedTenantPort(port: FramePort | undefined): void {
+    this.hub = port ? { port, rx: createRxBatch(port, BATCH), egress: new Egress(port, this.copier, this.markBusy), byIfindex: new Map() } : undefined;
+  }
+
+  /** A tenant on its own port, or (ifindex given) on the shared tenant port's interface `ifindex`. */
+  attachTenant(vsid: number, port: FramePort, ifindex = 0): void {
+    this.detachTenant(vsid);
+    if (ifindex > 0) {
+      const hub = this.hub;
+      if (!hub || hub.port !== port) throw new Error(`VSID ${vsid}: ${port.name} is not the shared tenant port`);
+      const tenant: Tenant = { vsid, port, rx: undefined, egress: hub.egress, ifindex };
+      hub.byIfindex.set(ifindex, tenant);
+      this.tenants.set(vsid, tenant);
+      return;
+    }
+    this.tenants.set(vsid, { vsid, port, rx: createRxBatch(port, BATCH), egress: new Egress(port, this.copier, this.markBusy), ifindex: 0 });
   }
 
   detachTenant(vsid: number): FramePort | undefined {
     const tenant = this.tenants.get(vsid);
     this.tenants.delete(vsid);
+    if (tenant && tenant.ifindex > 0 && this.hub?.byIfindex.get(tenant.ifindex) === tenant) this.hub.byIfindex.delete(tenant.ifindex);
     return tenant?.port;
   }
 
   /** Every port, fabric first, for waiting on readiness; poll()'s ready indices refer to this list. */
   ports(): FramePort[] {
-    this.polled = [...this.tenants.values()];
-    return [this.fabric, ...this.polled.map((t) => t.port)];
+    const own = [...this.tenants.values()].filter((t) => t.rx !== undefined);
+    this.polled = this.hub ? [null, ...own] : own;
+    return [this.fabric, ...(this.hub ? [this.hub.port] : []), ...own.map((t) => t.port)];
   }
 
   /**
@@ -333,11 +364,14 @@ export class Dataplane {
     }
     if (ready && readyCount >= 0 && readyCount <= ready.length) {
       for (let r = 0; r < readyCount; r++) {
-        const tenant = this.polled[ready[r]! - 1];
-        if (tenant && this.tenants.get(tenant.vsid) === tenant) handled += this.drainTenant(tenant);
+        const index = ready[r]! - 1;
+        const tenant = this.polled[index];
+        if (tenant === null) handled += this.drainShared();
+        else if (tenant && this.tenants.get(tenant.vsid) === tenant) handled += this.drainTenant(tenant);
       }
     } else {
-      for (const tenant of this.tenants.values()) handled += this.drainTenant(tenant);
+      if (this.hub) handled += this.drainShared();
+      for (const tenant of this.tenants.values()) if (tenant.rx) handled += this.drainTenant(tenant);
     }
     this.fabricTx.flush();
     for (const egress of this.busy) egress.settle();
@@ -346,13 +380,37 @@ export class Dataplane {
   }
 
   private drainTenant(tenant: Tenant): number {
+    const rx = tenant.rx!;
     let handled = 0;
     for (let b = 0; b < ROUND_BATCHES; b++) {
-      const n = tenant.port.receive(tenant.rx);
+      const n = tenant.port.receive(rx);
       if (n === 0) break;
-      for (let i = 0; i < n; i++) this.fromTenant(tenant, tenant.rx.buffer, tenant.rx.offsets[i]!, tenant.rx.lengths[i]!);
+      for (let i = 0; i < n; i++) this.fromTenant(tenant, rx.buffer, rx.offsets[i]!, rx.lengths[i]!);
       this.fabricTx.runCopies();
       tenant.port.releaseRx();
+      handled += n;
+      if (n < BATCH) break;
+    }
+    return handled;
+  }
+
+  /** The shared tenant port: each frame names its interface, and so its VSID. */
+  private drainShared(): number {
+    const hub = this.hub!;
+    const rx = hub.rx;
+    const sources = rx.sources!;
+    let handled = 0;
+    for (let b = 0; b < ROUND_BATCHES; b++) {
+      const n = hub.port.receive(rx);
+      if (n === 0) break;
+      for (let i = 0; i < n; i++) {
+        const tenant = hub.byIfindex.get(sources[i]!);
+        if (tenant) this.fromTenant(tenant, rx.buffer, rx.offsets[i]!, rx.lengths[i]!);
+        else this.counters.drop('tenant-port-detached', rx.lengths[i]!);
+      }
+      this.fabricTx.runCopies();
+      for (const egress of this.busy) egress.runCopies();
+      hub.port.releaseRx();
       handled += n;
       if (n < BATCH) break;
     }
@@ -411,7 +469,7 @@ export class Dataplane {
     const at = tenant.egress.slot();
     if (at < 0) return this.counters.drop('tx-ring-full', len, slot);
     tenant.egress.queueCopy(buf, inner, at, innerLength);
-    tenant.egress.commit(innerLength);
+    tenant.egress.commit(innerLength, tenant.ifindex);
     this.counters.decap(slot, innerLength);
     this.tracer?.step('deliver', `${innerLength}-byte inner frame to ${tenant.port.name}, the tenant interface of VSID ${vsid}`);
   }
@@ -546,7 +604,7 @@ export class Dataplane {
       tx[l3out + 10] = checksum >>> 8;
       tx[l3out + 11] = checksum & 0xff;
       tenant.egress.queueCopy(buf, l3 + headerLength + offset, l3out + headerLength, n);
-      tenant.egress.commit(ETHERNET_HEADER_LENGTH + headerLength + n);
+      tenant.egress.commit(ETHERNET_HEADER_LENGTH + headerLength + n, tenant.ifindex);
     }
     this.counters.decap(slot, innerLength);
     this.counters.event('inner-fragmented', innerLength);
@@ -673,7 +731,7 @@ export class Dataplane {
     a.targetMac = requesterMac;
     a.targetIp = requesterIp;
     formatArp(a, tx, at + ETHERNET_HEADER_LENGTH);
-    tenant.egress.commit(ETHERNET_HEADER_LENGTH + ARP_LENGTH);
+    tenant.egress.commit(ETHERNET_HEADER_LENGTH + ARP_LENGTH, tenant.ifindex);
     this.counters.event('arp-answered');
     this.tracer?.step('arp', `answered for ${ipText(record.ca)} with ${record.mac.toString(16).padStart(12, '0')} from the lookup records (not flooded)`);
   }

@@ -23,7 +23,8 @@ export interface DatapathStatus {
 
 /** What the reconciler needs of a data path; the worker is one implementation, a fake another. */
 export interface DatapathPort {
-  start(fabricIfname: string, gatewayPas: number[], tables: DatapathTables, tenants: TenantSpec[]): Promise<void>;
+  /** `reportMissing` false: tenant interfaces that do not exist yet are not port errors (yet). */
+  start(fabricIfname: string, gatewayPas: number[], tables: DatapathTables, tenants: TenantSpec[], options?: { reportMissing?: boolean }): Promise<void>;
   update(tables: DatapathTables): void;
   setTenants(tenants: TenantSpec[]): void;
   /** The gateway's PAs changed: the fabric port's kernel filter must follow. */
@@ -77,12 +78,15 @@ export class WorkerDatapath extends CountingDatapath implements DatapathPort {
   private current: DatapathStatus = { state: 'stopped', fabricIfname: '', generation: -1, tenantPorts: [], portErrors: [] };
   private readonly waiters: { generation: number; resolve: () => void }[] = [];
 
-  constructor(private readonly onEvent: (message: FromWorker) => void = () => {}) {
+  constructor(
+    private readonly options: { sharedTenantPort: boolean } = { sharedTenantPort: true },
+    private readonly onEvent: (message: FromWorker) => void = () => {},
+  ) {
     super();
   }
 
-  async start(fabricIfname: string, gatewayPas: number[], tables: DatapathTables, tenants: TenantSpec[]): Promise<void> {
-    const init: WorkerInit = { fabricIfname, gatewayPas, counters: this.memory, tables, tenants };
+  async start(fabricIfname: string, gatewayPas: number[], tables: DatapathTables, tenants: TenantSpec[], options: { reportMissing?: boolean } = {}): Promise<void> {
+    const init: WorkerInit = { fabricIfname, gatewayPas, counters: this.memory, tables, tenants, sharedTenantPort: this.options.sharedTenantPort, reportMissing: options.reportMissing ?? true };
     this.current = { state: 'starting', fabricIfname, generation: -1, tenantPorts: [], portErrors: [] };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
     this.worker = worker;

@@ -10,7 +10,7 @@ export interface TenantSpec {
 
 export type ToWorker =
   | { type: 'tables'; tables: DatapathTables }
-  | { type: 'tenants'; tenants: TenantSpec[] }
+  | { type: 'tenants'; tenants: TenantSpec[]; reportMissing?: boolean }
   | { type: 'fabric'; gatewayPas: number[] }
   | { type: 'stop' };
 
@@ -21,6 +21,10 @@ export interface WorkerInit {
   counters: SharedArrayBuffer;
   tables: DatapathTables;
   tenants: TenantSpec[];
+  /** veth tenants share one packet port (see openSharedTenantPort). */
+  sharedTenantPort: boolean;
+  /** false: tenants whose interface does not exist yet are skipped silently (start before the first kernel pass). */
+  reportMissing?: boolean;
 }
 
 export type FromWorker =

@@ -1,10 +1,12 @@
 /**
  * Which packet port the data path opens for what (the worker's only contact with the
  * native I/O layer): an AF_PACKET ring port on the fabric interface, filtered in the
- * kernel to ARP and GRE for the gateway's PAs; and per VSID either an AF_PACKET port on
- * the data-path end of a veth pair or a tap, sized for a tenant's share of the traffic.
+ * kernel to ARP and GRE for the gateway's PAs; for the VSIDs on veth pairs, one shared
+ * AF_PACKET port on all their data-path ends; and per VSID on a tap (or on veth when the
+ * shared port is switched off or cannot open), a port of its own, sized for a tenant's
+ * share of the traffic.
  */
-import { fabricFilter, openPacketPort, openTapPort, waitReadable as wait } from './io/index.js';
+import { fabricFilter, openPacketPort, openSharedPacketPort, openTapPort, type PacketPort, waitReadable as wait } from './io/index.js';
 import type { FramePort } from './io/frame-port.js';
 import type { TenantSpec } from './messages.js';
 import type { FrameCopier } from './dataplane.js';
@@ -29,6 +31,22 @@ export function openTenantPort(spec: TenantSpec): FramePort {
   // gateway has one such port per VSID, and the fabric port, which carries everything, has
   // the big ones.
   return openPacketPort(spec.ifname, { rxBlockSize: 1 << 15, rxBlockCount: 6, txFrameCount: 128 });
+}
+
+/**
+ * One port for every VSID on veth: a 4 MiB receive ring bound to all interfaces and
+ * filtered in the kernel to the admitted data-path ends, and one transmit socket that
+ * names the interface per frame. Per VSID it costs one map entry instead of a port (two
+ * sockets, ~450 KiB of rings, a descriptor to poll, 25-50 ms of RCU grace periods to open
+ * and close): docs/performance.md section 7.
+ */
+export function openSharedTenantPort(tenantMtu: number): PacketPort {
+  return openSharedPacketPort('nvgw-tenants', { mtu: Math.max(tenantMtu, 1500), rxBlockCount: 32, txFrameCount: 256 });
+}
+
+/** name -> ifindex of every interface in this namespace (one netlink dump). */
+export function interfaceIndexes(): Map<string, number> {
+  return new Map(Object.entries(loadNative().interfaceIndexes()));
 }
 
 /**

@@ -9,8 +9,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CounterWriter } from './counters.js';
 import { Dataplane } from './dataplane.js';
 import type { FromWorker, TenantSpec, ToWorker, WorkerInit } from './messages.js';
-import { copyFrames, openFabricPort, openTenantPort, PortWaiter } from './ports.js';
+import { copyFrames, interfaceIndexes, openFabricPort, openSharedTenantPort, openTenantPort, PortWaiter } from './ports.js';
 import type { FramePort } from './io/frame-port.js';
+import type { PacketPort } from './io/packet-port.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -18,31 +19,88 @@ const send = (message: FromWorker) => port.postMessage(message);
 
 let fabricPas = [...init.gatewayPas].sort().join(',');
 const dataplane = new Dataplane(openFabricPort(init.fabricIfname, init.gatewayPas), new CounterWriter(init.counters), Date.now, copyFrames);
-const open = new Map<number, { spec: TenantSpec; port: FramePort }>();
+/** Attached tenants: on their own port, or (ifindex > 0) on the shared one. */
+const open = new Map<number, { spec: TenantSpec; port: FramePort; ifindex: number }>();
 let running = true;
-/** Bumped whenever the set of tenant ports changes, so the loop re-reads its poll list. */
+/** Bumped whenever the set of polled ports changes, so the loop re-reads its poll list. */
 let tenantsVersion = 0;
+/** The one port of every veth tenant; undefined until the first one, or when switched off or failed. */
+let shared: { port: PacketPort; mtu: number } | undefined;
+let sharedFailed = !init.sharedTenantPort;
+let tenantMtu = init.tables.tenantMtu;
 
-function setTenants(specs: TenantSpec[]): void {
+function detach(vsid: number): void {
+  const entry = open.get(vsid);
+  if (!entry) return;
+  dataplane.detachTenant(vsid);
+  open.delete(vsid);
+  if (entry.ifindex === 0) {
+    entry.port.close();
+    tenantsVersion++;
+  } else if (shared && entry.port === shared.port) {
+    shared.port.refuse(entry.ifindex);
+  }
+}
+
+/** Opens the shared port for veth tenants, or reopens it when the tenant MTU outgrew its slots. */
+function sharedPort(): PacketPort | undefined {
+  if (sharedFailed) return undefined;
+  if (shared && shared.mtu >= tenantMtu) return shared.port;
+  for (const [vsid, entry] of open) if (entry.ifindex > 0) detach(vsid);
+  if (shared) {
+    dataplane.setSharedTenantPort(undefined);
+    shared.port.close();
+    shared = undefined;
+  }
+  try {
+    const port = openSharedTenantPort(tenantMtu);
+    shared = { port, mtu: Math.max(tenantMtu, 1500) };
+    dataplane.setSharedTenantPort(port);
+    tenantsVersion++;
+    return port;
+  } catch (error) {
+    // No eBPF here (an old kernel, a container without CAP_BPF): a port per VSID still works.
+    sharedFailed = true;
+    send({ type: 'port-error', ifname: 'nvgw-tenants', message: `shared tenant port unavailable, one port per VSID instead: ${(error as Error).message}` });
+    return undefined;
+  }
+}
+
+/**
+ * Brings the attached tenants to `specs`. A veth tenant on the shared port is attached
+ * by its data-path end's current ifindex, so an interface deleted and created again
+ * under the same name is re-admitted. `reportMissing` false: an interface that does not
+ * exist yet is skipped silently (the start, before the first kernel pass).
+ */
+function setTenants(specs: TenantSpec[], reportMissing = true): void {
+  const hub = specs.some((s) => s.kind === 'veth') ? sharedPort() : undefined;
+  const indexes = hub ? interfaceIndexes() : undefined;
   const wanted = new Map(specs.map((s) => [s.vsid, s]));
   for (const [vsid, entry] of open) {
     const spec = wanted.get(vsid);
-    if (!spec || spec.ifname !== entry.spec.ifname || spec.kind !== entry.spec.kind) {
-      dataplane.detachTenant(vsid);
-      entry.port.close();
-      open.delete(vsid);
-      tenantsVersion++;
-    }
+    const moved = entry.ifindex > 0 && (entry.port !== hub || indexes?.get(entry.spec.ifname) !== entry.ifindex);
+    if (!spec || spec.ifname !== entry.spec.ifname || spec.kind !== entry.spec.kind || moved) detach(vsid);
   }
   for (const spec of specs) {
     if (open.has(spec.vsid)) continue;
     try {
+      if (hub && spec.kind === 'veth') {
+        const ifindex = indexes!.get(spec.ifname);
+        if (ifindex === undefined) {
+          if (reportMissing) send({ type: 'port-error', ifname: spec.ifname, message: `no interface ${spec.ifname} (ENODEV)` });
+          continue;
+        }
+        hub.admit(ifindex);
+        dataplane.attachTenant(spec.vsid, hub, ifindex);
+        open.set(spec.vsid, { spec, port: hub, ifindex });
+        continue;
+      }
       const tenantPort = openTenantPort(spec);
-      open.set(spec.vsid, { spec, port: tenantPort });
+      open.set(spec.vsid, { spec, port: tenantPort, ifindex: 0 });
       dataplane.attachTenant(spec.vsid, tenantPort);
       tenantsVersion++;
     } catch (error) {
-      send({ type: 'port-error', ifname: spec.ifname, message: (error as Error).message });
+      if (reportMissing || !/ENODEV/.test((error as Error).message)) send({ type: 'port-error', ifname: spec.ifname, message: (error as Error).message });
     }
   }
 }
@@ -51,10 +109,15 @@ port.on('message', (message: ToWorker) => {
   switch (message.type) {
     case 'tables':
       dataplane.setTables(message.tables);
+      if (message.tables.tenantMtu > tenantMtu) {
+        tenantMtu = message.tables.tenantMtu;
+        if (shared && shared.mtu < tenantMtu) setTenants([...open.values()].map((e) => e.spec));
+      }
+      tenantMtu = message.tables.tenantMtu;
       send({ type: 'applied', generation: message.tables.generation, tenants: [...open.values()].map((e) => e.spec.ifname) });
       break;
     case 'tenants':
-      setTenants(message.tenants);
+      setTenants(message.tenants, message.reportMissing ?? true);
       send({ type: 'applied', generation: dataplane.tablesGeneration, tenants: [...open.values()].map((e) => e.spec.ifname) });
       break;
     case 'fabric': {
@@ -76,7 +139,7 @@ port.on('message', (message: ToWorker) => {
 });
 
 dataplane.setTables(init.tables);
-setTenants(init.tenants);
+setTenants(init.tenants, init.reportMissing ?? true);
 send({ type: 'ready' });
 
 const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -95,7 +158,8 @@ async function loop(): Promise<void> {
     dataplane.poll(ready, count);
     await yieldToEvents();
   }
-  for (const entry of open.values()) entry.port.close();
+  for (const entry of open.values()) if (entry.ifindex === 0) entry.port.close();
+  shared?.port.close();
   for (const p of dataplane.ports().slice(0, 1)) p.close();
   send({ type: 'stopped' });
 }

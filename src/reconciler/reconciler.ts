@@ -90,10 +90,15 @@ export class Reconciler {
     this.backend = await this.kernel.detectBackend();
     this.logger.info({ backend: this.backend }, this.backend === 'vrf' ? 'kernel has VRF: one VRF device per routing domain' : 'kernel has no VRF: routing domains are tables selected by ip rules (policy routing)');
     this.allocateTables();
-    await this.kernelPass();
+    // The data path first: after a restart the tenant interfaces are still there, so it
+    // forwards again at once instead of after a whole kernel pass (which at thousands of
+    // VSIDs takes tens of seconds and mostly finds nothing to change). Interfaces that do
+    // not exist yet are attached once the pass has created them.
     const build = buildTables(this.service.current, ++this.generation, (vsid) => this.datapath.slotOf(vsid), this.tableOptions());
     this.notForwarded = build.notForwarded;
-    await this.datapath.start(this.options.fabricIfname, [...gatewayPasOf(this.service.current)], build.tables, this.tenantSpecs());
+    await this.datapath.start(this.options.fabricIfname, [...gatewayPasOf(this.service.current)], build.tables, this.tenantSpecs(), { reportMissing: false });
+    await this.kernelPass();
+    this.datapath.setTenants(this.tenantSpecs());
     this.service.onChange((changes) => this.onChange(changes));
     this.timer = setInterval(() => {
       this.resyncDue = true;

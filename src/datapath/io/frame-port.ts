@@ -14,6 +14,8 @@ export interface RxBatch {
   /** Capacity is the largest batch the caller accepts. */
   offsets: Uint32Array;
   lengths: Uint32Array;
+  /** Ports on many interfaces (FramePort.anyInterface): the ifindex each frame arrived on. */
+  sources?: Uint32Array;
   count: number;
 }
 
@@ -22,6 +24,8 @@ export interface TxBatch {
   buffer: Uint8Array;
   offsets: Uint32Array;
   lengths: Uint32Array;
+  /** Ports on many interfaces (FramePort.anyInterface): the ifindex each frame goes out on. */
+  targets?: Uint32Array;
   count: number;
 }
 
@@ -43,6 +47,11 @@ export interface FramePort {
   readonly mac: Uint8Array;
   /** Largest frame a transmit slot holds. */
   readonly frameCapacity: number;
+  /**
+   * True for a port that serves many interfaces (one receive ring and one transmit
+   * socket for all the tenants): its batches carry an ifindex per frame.
+   */
+  readonly anyInterface?: boolean;
   /** File descriptor to wait on (see waitReadable). */
   readonly fd: number;
   /** Fills `batch` with up to batch.offsets.length frames; returns batch.count. Never blocks. */
@@ -58,9 +67,13 @@ export interface FramePort {
 }
 
 export function createRxBatch(port: FramePort, capacity: number): RxBatch {
-  return { buffer: new Uint8Array(0), offsets: new Uint32Array(capacity), lengths: new Uint32Array(capacity), count: 0 };
+  const batch: RxBatch = { buffer: new Uint8Array(0), offsets: new Uint32Array(capacity), lengths: new Uint32Array(capacity), count: 0 };
+  if (port.anyInterface === true) batch.sources = new Uint32Array(capacity);
+  return batch;
 }
 
 export function createTxBatch(port: FramePort, capacity: number): TxBatch {
-  return { buffer: new Uint8Array(0), offsets: new Uint32Array(capacity), lengths: new Uint32Array(capacity), count: 0 };
+  const batch: TxBatch = { buffer: new Uint8Array(0), offsets: new Uint32Array(capacity), lengths: new Uint32Array(capacity), count: 0 };
+  if (port.anyInterface === true) batch.targets = new Uint32Array(capacity);
+  return batch;
 }

@@ -1,7 +1,7 @@
 /** The data path's packet I/O: real ports (AF_PACKET rings, taps), the fake, and waiting. */
 export type { FramePort, PortStats, RxBatch, TxBatch } from './frame-port.js';
 export { createRxBatch, createTxBatch } from './frame-port.js';
-export { openPacketPort, PacketPort, type FanoutMode, type PacketPortOptions, type PacketPortStats } from './packet-port.js';
+export { openPacketPort, openSharedPacketPort, PacketPort, type FanoutMode, type PacketPortOptions, type PacketPortStats, type SharedPacketPortOptions } from './packet-port.js';
 export { deleteTap, openTapPort, TapPort, type TapPortOptions, type TapPortStats } from './tap-port.js';
 export { TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_UFO } from './tap-port.js';
 export { waitReadable, WAIT_MAX_PORTS } from './wait.js';

@@ -29,6 +29,7 @@ export interface NativePacketDescription {
   txFrameSize: number;
   txSlots: number;
   txDataOffset: number;
+  anyInterface?: boolean;
 }
 
 export interface NativeTapDescription {
@@ -49,15 +50,21 @@ export interface NativeTapDescription {
 /** The per-batch calls shared by both port kinds. */
 export interface NativePort<D> {
   describe(): D | null;
-  receive(offsets: Uint32Array, lengths: Uint32Array): number;
+  receive(offsets: Uint32Array, lengths: Uint32Array, sources?: Uint32Array): number;
   releaseRx(): void;
   reserveTx(offsets: Uint32Array, n: number): number;
-  sendTx(lengths: Uint32Array, count: number): void;
+  sendTx(lengths: Uint32Array, count: number, targets?: Uint32Array): void;
   stats(out: Float64Array): void;
   close(): void;
+  /** Packet ports opened on any interface only. */
+  admit?(ifindex: number): void;
+  refuse?(ifindex: number): void;
 }
 
 export interface NativePacketOptions {
+  anyInterface?: boolean;
+  maxInterfaces?: number;
+  mtu?: number;
   rxMode?: 'frames' | 'blocks';
   rxFrameSize?: number;
   rxBlockSize?: number;
@@ -89,6 +96,8 @@ export interface NativeTapOptions {
 export interface NativeModule {
   PacketPort: new (ifname: string, options: NativePacketOptions) => NativePort<NativePacketDescription>;
   TapPort: new (name: string, options: NativeTapOptions) => NativePort<NativeTapDescription>;
+  /** Every interface of the calling thread's namespace: name -> ifindex. */
+  interfaceIndexes(): Record<string, number>;
   waitReadable(fds: Int32Array, count: number, timeoutMs: number): number;
   /** Waits until any of the first `count` descriptors is readable; returns how many are (no 32-port limit). */
   /** Number of ready descriptors; with `ready`, their indices are written into it (as many as fit). */

@@ -116,6 +116,7 @@ export class PacketPort implements FramePort {
   readonly mtu: number;
   /** The one buffer: RX ring, then TX ring. Every offset handed out indexes it. */
   readonly buffer: Uint8Array;
+  readonly anyInterface: boolean;
   readonly geometry: Readonly<Omit<NativePacketDescription, 'buffer' | 'fd' | 'ifindex' | 'mtu' | 'mac' | 'frameCapacity'>>;
   readonly #native: NativePort<NativePacketDescription>;
   readonly #stats = new Float64Array(PACKET_STAT_FIELDS.length);
@@ -132,6 +133,7 @@ export class PacketPort implements FramePort {
     this.mtu = d.mtu;
     this.mac = d.mac;
     this.frameCapacity = d.frameCapacity;
+    this.anyInterface = d.anyInterface === true;
     this.geometry = {
       rxRingBytes: d.rxRingBytes,
       rxMode: d.rxMode,
@@ -148,7 +150,7 @@ export class PacketPort implements FramePort {
 
   receive(batch: RxBatch): number {
     batch.buffer = this.buffer;
-    const n = this.#native.receive(batch.offsets, batch.lengths);
+    const n = this.#native.receive(batch.offsets, batch.lengths, batch.sources);
     batch.count = n;
     return n;
   }
@@ -165,7 +167,7 @@ export class PacketPort implements FramePort {
   }
 
   sendTx(batch: TxBatch, count: number): void {
-    this.#native.sendTx(batch.lengths, count);
+    this.#native.sendTx(batch.lengths, count, batch.targets);
     batch.count = 0;
   }
 
@@ -174,6 +176,16 @@ export class PacketPort implements FramePort {
     const out = {} as PacketPortStats;
     PACKET_STAT_FIELDS.forEach((field, i) => (out[field] = this.#stats[i] ?? 0));
     return out;
+  }
+
+  /** Port on any interface: receive from `ifindex` from now on. */
+  admit(ifindex: number): void {
+    this.#native.admit!(ifindex);
+  }
+
+  /** Port on any interface: stop receiving from `ifindex` (frames already in the ring stay). */
+  refuse(ifindex: number): void {
+    this.#native.refuse!(ifindex);
   }
 
   get closed(): boolean {
@@ -204,4 +216,37 @@ export function openPacketPort(ifname: string, options: PacketPortOptions = {}):
   }
   const { PacketPort: NativePacketPort } = loadNative();
   return new PacketPort(ifname, new NativePacketPort(ifname, native));
+}
+
+export interface SharedPacketPortOptions {
+  /** Largest MTU among the interfaces served: sizes receive and transmit slots. */
+  mtu: number;
+  /** Room in the kernel filter's map. Default 65536. */
+  maxInterfaces?: number;
+  /** Receive ring: blocks of 128 KiB. Default 32 (4 MiB). */
+  rxBlockCount?: number;
+  /** Transmit staging slots, the largest batch sendTx() takes. Default 256. */
+  txFrameCount?: number;
+}
+
+/**
+ * Opens one AF_PACKET port for many interfaces: a receive ring bound to every interface
+ * of the namespace, filtered in the kernel to those admit() named (an eBPF map keyed by
+ * ifindex), whose batches carry each frame's ifindex in `sources`; and a transmit
+ * socket that sends each frame of a batch to the interface in `targets`. It replaces one
+ * port per interface where there are thousands: one descriptor to wait on, one ring
+ * mapped, nothing to open or close when an interface comes or goes. Needs CAP_NET_RAW
+ * and CAP_BPF (or CAP_SYS_ADMIN); `label` names it in errors.
+ */
+export function openSharedPacketPort(label: string, options: SharedPacketPortOptions): PacketPort {
+  const { PacketPort: NativePacketPort } = loadNative();
+  const native: NativePacketOptions = {
+    anyInterface: true,
+    mtu: options.mtu,
+    maxInterfaces: options.maxInterfaces ?? 65536,
+    rxBlockSize: 1 << 17,
+    rxBlockCount: options.rxBlockCount ?? 32,
+    txFrameCount: options.txFrameCount ?? 256,
+  };
+  return new PacketPort(label, new NativePacketPort(label, native));
 }

@@ -289,6 +289,7 @@ describe('decodeNvgreFrame', () => {
       'neighbour-unresolved',
       'tx-ring-full',
       'arp-unanswerable',
+      'tenant-port-detached',
     ]);
     const decoderReasons = DROP_REASONS.map((d) => d.reason).filter((r) => !decidedElsewhere.has(r));
     assert.deepEqual(new Set(dropCases.map(([r]) => r)), new Set(decoderReasons));
