@@ -720,10 +720,11 @@ Napi::Value PacketPort::SendTx(const Napi::CallbackInfo& info) {
 }
 
 // Shared mode: one sendmmsg() for the batch, each message addressed to its interface
-// (packet(7): sendto with a sockaddr_ll names the device). Frames the kernel refuses
-// are skipped and counted, and the rest of the batch still goes: EAGAIN/ENOBUFS (send
-// buffer or device queue full) as kick retries, anything else (ENXIO: the interface is
-// gone) as kick errors.
+// (packet(7): sendto with a sockaddr_ll names the device). There is no ring to keep a
+// refused frame in, so nothing is retried: a frame refused for its interface (ENXIO:
+// gone; ENETDOWN) is counted in txKickErrors and the rest of the batch still goes;
+// EAGAIN/ENOBUFS (send buffer or device queue full) ends the batch, and the frames not
+// sent are counted in txRingFull, as a full ring's would be.
 void PacketPort::SendAddressed(const uint32_t* lengths, const uint32_t* targets, uint32_t count) {
   uint32_t queued = 0;
   for (uint32_t i = 0; i < count; i++) {
@@ -747,7 +748,11 @@ void PacketPort::SendAddressed(const uint32_t* lengths, const uint32_t* targets,
       continue;
     }
     if (sent < 0 && errno == EINTR) continue;
-    stats_[sent < 0 && (errno == EAGAIN || errno == ENOBUFS) ? kPsTxKickRetries : kPsTxKickErrors]++;
+    if (sent < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
+      stats_[kPsTxRingFull] += double(queued - done);
+      break;
+    }
+    stats_[kPsTxKickErrors]++;
     done++;  // message `done` was refused; go on with the next
   }
 }

@@ -366,7 +366,7 @@ export class Dataplane {
       for (let r = 0; r < readyCount; r++) {
         const index = ready[r]! - 1;
         const tenant = this.polled[index];
-        if (tenant === null) handled += this.drainShared();
+        if (tenant === null) handled += this.hub ? this.drainShared() : 0;
         else if (tenant && this.tenants.get(tenant.vsid) === tenant) handled += this.drainTenant(tenant);
       }
     } else {

@@ -51,6 +51,7 @@ function sharedPort(): PacketPort | undefined {
     dataplane.setSharedTenantPort(undefined);
     shared.port.close();
     shared = undefined;
+    tenantsVersion++; // the poll list must not keep the closed descriptor
   }
   try {
     const port = openSharedTenantPort(tenantMtu);

@@ -6,5 +6,5 @@ export { deleteTap, openTapPort, TapPort, type TapPortOptions, type TapPortStats
 export { TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_UFO } from './tap-port.js';
 export { waitReadable, WAIT_MAX_PORTS } from './wait.js';
 export { fabricFilter, packBpf, type BpfInstruction } from './bpf.js';
-export { createFakePortPair, FakePort, type FakePortOptions } from './fake-port.js';
+export { createFakePortPair, FakePort, FakeSharedPort, type AddressedFrame, type FakePortOptions } from './fake-port.js';
 export { isPortOpenError, type PortOpenError } from './native.js';

@@ -14,6 +14,10 @@
  * - A kick that met EAGAIN/ENOBUFS leaves its frames queued in the ring (counted in
  *   txKickRetries); the next reserveTx() or sendTx() kicks again, so an idle loop should
  *   call sendTx(batch, 0) now and then to flush.
+ * - A port on any interface (openSharedPacketPort) has no TX ring: sendTx() sends with
+ *   one sendmmsg() and nothing stays queued. A frame refused for its interface counts in
+ *   txKickErrors and the batch goes on; a full send buffer or device queue ends the batch
+ *   and the frames not sent count in txRingFull.
  * - Single-threaded: a port belongs to the thread (main or worker) that opened it.
  * - close() detaches the buffer (views read as length 0) before unmapping it.
  */

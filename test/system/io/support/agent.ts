@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import { createRxBatch, createTxBatch, type FramePort } from '../../../../src/datapath/io/frame-port.js';
 import { fabricFilter } from '../../../../src/datapath/io/bpf.js';
-import { openPacketPort, type PacketPortOptions } from '../../../../src/datapath/io/packet-port.js';
+import { openPacketPort, openSharedPacketPort, type PacketPort, type PacketPortOptions, type SharedPacketPortOptions } from '../../../../src/datapath/io/packet-port.js';
 import { deleteTap, openTapPort, type TapPortOptions } from '../../../../src/datapath/io/tap-port.js';
 import { waitReadable } from '../../../../src/datapath/io/wait.js';
 
@@ -31,6 +31,13 @@ function describe(p: FramePort): object {
   return { name: p.name, fd: p.fd, ifindex: p.ifindex, mac: hex(p.mac), frameCapacity: p.frameCapacity };
 }
 
+/** A port opened with openShared (admit/refuse exist on those only). */
+function sharedPort(args: Args): PacketPort {
+  const p = port(args);
+  if (p.anyInterface !== true) throw new Error(`port ${String(args.id)} is not on any interface`);
+  return p as PacketPort;
+}
+
 /** Waits for and reads frames until `expect` arrived (then `settleMs` more) or the time is up. */
 function receive(args: Args): object {
   const p = port(args);
@@ -40,7 +47,8 @@ function receive(args: Args): object {
   const deadline = Date.now() + Number(args.timeoutMs ?? 5000);
   let settleUntil = Infinity;
   const batches: number[] = [];
-  const frames: { length: number; hex: string }[] = [];
+  // A port on many interfaces also says where each frame came in (`source`, an ifindex).
+  const frames: { length: number; hex: string; source?: number }[] = [];
   let total = 0;
   for (;;) {
     const now = Date.now();
@@ -51,7 +59,11 @@ function receive(args: Args): object {
     for (let i = 0; i < n; i++) {
       const offset = batch.offsets[i] ?? 0;
       const length = batch.lengths[i] ?? 0;
-      if (frames.length < keep) frames.push({ length, hex: hex(batch.buffer.subarray(offset, offset + Math.min(length, 96))) });
+      if (frames.length < keep) {
+        const frame: (typeof frames)[number] = { length, hex: hex(batch.buffer.subarray(offset, offset + Math.min(length, 96))) };
+        if (batch.sources) frame.source = batch.sources[i] ?? 0;
+        frames.push(frame);
+      }
     }
     total += n;
     p.releaseRx();
@@ -60,15 +72,18 @@ function receive(args: Args): object {
   return { total, batches, frames };
 }
 
+/** `targets` (a port on many interfaces): the ifindex each frame is addressed to. */
 function send(args: Args): object {
   const p = port(args);
   const frames = (args.frames as string[]).map((text) => Buffer.from(text, 'hex'));
+  const targets = args.targets as number[] | undefined;
   const batch = createTxBatch(p, frames.length);
   const reserved = p.reserveTx(batch, frames.length);
   for (let i = 0; i < reserved; i++) {
     const frame = frames[i] as Buffer;
     batch.buffer.set(frame, batch.offsets[i]);
     batch.lengths[i] = frame.length;
+    if (batch.targets) batch.targets[i] = targets?.[i] ?? 0;
   }
   p.sendTx(batch, reserved);
   return { reserved };
@@ -145,6 +160,19 @@ const operations: Record<string, (args: Args) => unknown> = {
     const p = openPacketPort(String(args.ifname), options);
     ports.set(String(args.id), p);
     return { ...describe(p), geometry: p.geometry };
+  },
+  openShared: (args) => {
+    const p = openSharedPacketPort(String(args.id), args.options as SharedPacketPortOptions);
+    ports.set(String(args.id), p);
+    return { ...describe(p), anyInterface: p.anyInterface, geometry: p.geometry };
+  },
+  admit: (args) => {
+    for (const ifindex of args.ifindexes as number[]) sharedPort(args).admit(ifindex);
+    return {};
+  },
+  refuse: (args) => {
+    for (const ifindex of args.ifindexes as number[]) sharedPort(args).refuse(ifindex);
+    return {};
   },
   openTap: (args) => {
     const p = openTapPort(String(args.name), args.options as TapPortOptions);

@@ -26,6 +26,12 @@ export function linkMac(ns: string, dev: string): string {
   return match[1];
 }
 
+export function linkIndex(ns: string, dev: string): number {
+  const [link] = JSON.parse(ipIn(ns, '-j', 'link', 'show', 'dev', dev)) as { ifindex?: number }[];
+  if (link?.ifindex === undefined) throw new Error(`no ifindex for ${dev} in ${ns}`);
+  return link.ifindex;
+}
+
 export function linkExists(ns: string, dev: string): boolean {
   try {
     ipIn(ns, 'link', 'show', 'dev', dev);
@@ -100,6 +106,17 @@ export class Lab {
     }
     this.macA = linkMac(this.nsA, 'p0');
     this.macB = linkMac(this.nsB, 'p1');
+  }
+
+  /**
+   * Another veth pair, `nameA` in namespace a and `nameB` in b, up, without addresses.
+   * Made in namespace a with its peer placed straight into b, so the root namespace never
+   * holds it; the namespaces' removal deletes it.
+   */
+  addLink(nameA: string, nameB: string): void {
+    ipIn(this.nsA, 'link', 'add', nameA, 'type', 'veth', 'peer', 'name', nameB, 'netns', this.nsB);
+    ipIn(this.nsA, 'link', 'set', nameA, 'up');
+    ipIn(this.nsB, 'link', 'set', nameB, 'up');
   }
 
   /** Starts an agent process inside namespace a or b. */
