@@ -6,7 +6,12 @@
 // A port object must be used only by the thread that created it.
 #include <napi.h>
 #include <net/if.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -29,6 +34,7 @@ class IoAddon : public Napi::Addon<IoAddon> {
                              InstanceMethod<&IoAddon::CopyFrames>("copyFrames", napi_enumerable),
                              InstanceMethod<&IoAddon::WaitAny>("waitAny", napi_enumerable),
                              InstanceMethod<&IoAddon::InterfaceIndexes>("interfaceIndexes", napi_enumerable),
+                             InstanceMethod<&IoAddon::DisableOffloads>("disableOffloads", napi_enumerable),
                          });
   }
 
@@ -120,6 +126,68 @@ class IoAddon : public Napi::Addon<IoAddon> {
   }
 
   std::vector<struct pollfd> pollSet_;
+
+  // disableOffloads(ifname): what `ethtool -K ifname tx off tso off gso off` does, with the
+  // same SIOCETHTOOL requests ethtool makes: the feature names (ETHTOOL_GSTRINGS of
+  // ETH_SS_FEATURES), then one ETHTOOL_SFEATURES clearing every tx-checksum-*, every
+  // tx-tcp*-segmentation and tx-generic-segmentation -- by name, so a feature a newer
+  // kernel adds (tx-tcp-accecn-segmentation) goes too, which the legacy per-feature
+  // commands miss. A few ioctls instead of a process per interface: at thousands of tenant
+  // interfaces the process spawns were most of a first kernel pass.
+  Napi::Value DisableOffloads(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string ifname;
+    if (!ArgIfname(info, &ifname)) return env.Undefined();
+    const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      ThrowErrno(env, errno, "socket", ifname, "cannot change offloads of");
+      return env.Undefined();
+    }
+    auto ethtool = [&](void* request, const char* what) {
+      struct ifreq ifr;
+      memset(&ifr, 0, sizeof(ifr));
+      memcpy(ifr.ifr_name, ifname.c_str(), ifname.size());
+      ifr.ifr_data = static_cast<char*>(request);
+      if (ioctl(fd, SIOCETHTOOL, &ifr) >= 0) return true;
+      const int err = errno;
+      ThrowErrno(env, err, what, ifname, "cannot change offloads of");
+      return false;
+    };
+    do {
+      // struct ethtool_sset_info with one u32 of data after it.
+      std::vector<uint32_t> sset((sizeof(struct ethtool_sset_info) + sizeof(uint32_t) + 3) / 4, 0);
+      auto* info_req = reinterpret_cast<struct ethtool_sset_info*>(sset.data());
+      info_req->cmd = ETHTOOL_GSSET_INFO;
+      info_req->sset_mask = uint64_t(1) << ETH_SS_FEATURES;
+      if (!ethtool(info_req, "ioctl(SIOCETHTOOL, ETHTOOL_GSSET_INFO)")) break;
+      const uint32_t count = info_req->sset_mask != 0 ? info_req->data[0] : 0;
+      std::vector<uint8_t> strings(sizeof(struct ethtool_gstrings) + size_t(count) * ETH_GSTRING_LEN, 0);
+      auto* names = reinterpret_cast<struct ethtool_gstrings*>(strings.data());
+      names->cmd = ETHTOOL_GSTRINGS;
+      names->string_set = ETH_SS_FEATURES;
+      names->len = count;
+      if (!ethtool(names, "ioctl(SIOCETHTOOL, ETHTOOL_GSTRINGS)")) break;
+      const uint32_t blocks = (count + 31) / 32;
+      std::vector<uint8_t> set(sizeof(struct ethtool_sfeatures) + blocks * sizeof(struct ethtool_set_features_block), 0);
+      auto* request = reinterpret_cast<struct ethtool_sfeatures*>(set.data());
+      request->cmd = ETHTOOL_SFEATURES;
+      request->size = blocks;
+      for (uint32_t i = 0; i < count; i++) {
+        const std::string name(reinterpret_cast<const char*>(names->data + size_t(i) * ETH_GSTRING_LEN),
+                               strnlen(reinterpret_cast<const char*>(names->data + size_t(i) * ETH_GSTRING_LEN), ETH_GSTRING_LEN));
+        const bool tcpSegmentation = name.rfind("tx-tcp", 0) == 0 && name.size() >= 12 &&
+                                     name.compare(name.size() - 12, 12, "segmentation") == 0;
+        if (name.rfind("tx-checksum-", 0) == 0 || tcpSegmentation || name == "tx-generic-segmentation") {
+          request->features[i / 32].valid |= uint32_t(1) << (i % 32);  // requested stays 0: off
+        }
+      }
+      // A positive return (ETHTOOL_F_WISH: some feature could not follow) is not an error;
+      // a fixed feature simply stays as it is, as with ethtool.
+      if (!ethtool(request, "ioctl(SIOCETHTOOL, ETHTOOL_SFEATURES)")) break;
+    } while (false);
+    close(fd);
+    return env.Undefined();
+  }
 
   // interfaceIndexes() -> { name: ifindex } of every interface in the thread's network
   // namespace, from one if_nameindex(3) (one netlink dump), where a lookup per name

@@ -98,6 +98,8 @@ export interface NativeModule {
   TapPort: new (name: string, options: NativeTapOptions) => NativePort<NativeTapDescription>;
   /** Every interface of the calling thread's namespace: name -> ifindex. */
   interfaceIndexes(): Record<string, number>;
+  /** `ethtool -K ifname tx off tso off gso off`, by ioctl. */
+  disableOffloads(ifname: string): void;
   waitReadable(fds: Int32Array, count: number, timeoutMs: number): number;
   /** Waits until any of the first `count` descriptors is readable; returns how many are (no 32-port limit). */
   /** Number of ready descriptors; with `ready`, their indices are written into it (as many as fit). */
