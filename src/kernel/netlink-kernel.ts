@@ -218,10 +218,7 @@ class NetlinkKernel implements KernelPort {
     }
     const sysctls: Record<string, string> = {};
     const keys = [...GLOBAL_SYSCTL_KEYS, ...links.filter((l) => isOwnedLinkName(l.name)).flatMap((l) => linkSysctlKeys(l.name))];
-    for (const key of keys) {
-      const value = await this.sysctl.read(key);
-      if (value !== undefined) sysctls[key] = value;
-    }
+    for (const [key, value] of await this.sysctl.readAll(keys)) sysctls[key] = value;
     return { links, addresses, neighbours, routes, rules, sysctls };
   }
 
