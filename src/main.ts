@@ -61,13 +61,14 @@ export async function startGateway(config: NvgwConfig, logger: Logger = createLo
     const kernelReconciler: KernelReconciler = {
       detectBackend: () => port.detectBackend(),
       async reconcile(intent) {
-        const { plan, report } = await reconcileKernel(port, intent);
+        const { plan, report, phases } = await reconcileKernel(port, intent);
         for (const note of plan.notes) logger.info({ note }, 'kernel reconcile note');
         return {
           failed: [
             ...plan.conflicts.map((c) => ({ object: c.id, error: c.reason })),
             ...report.failed.map((f) => ({ object: f.id, error: f.error?.message ?? 'failed' })),
           ],
+          phases,
         };
       },
     };

@@ -28,15 +28,21 @@ export interface KernelPort {
 
 /** Observes, plans (pure) and applies: one reconciliation pass. Safe to repeat. */
 export async function reconcileKernel(port: KernelPort, intent: KernelIntent): Promise<ReconcileResult> {
+  const started = performance.now();
   const observed = await port.observe();
+  const observedAt = performance.now();
   const plan = planKernel(intent, observed);
+  const plannedAt = performance.now();
   const report = await port.apply(plan);
-  return { plan, report };
+  const phases = { observeMs: Math.round(observedAt - started), planMs: Math.round(plannedAt - observedAt), applyMs: Math.round(performance.now() - plannedAt), steps: plan.steps.length };
+  return { plan, report, phases };
 }
 
 export interface ReconcileResult {
   plan: KernelPlan;
   report: ApplyReport;
+  /** Where the pass spent its time (reported in /v1/status), and how many steps it ran. */
+  phases: { observeMs: number; planMs: number; applyMs: number; steps: number };
 }
 
 // ---- What the kernel holds (observe) ----

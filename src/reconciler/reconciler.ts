@@ -26,7 +26,7 @@ import { buildKernelIntent } from './kernel-intent.js';
 export interface KernelReconciler {
   detectBackend(): Promise<Backend>;
   /** Makes the kernel match the intent; returns the objects that failed (the rest are applied). */
-  reconcile(intent: KernelIntent): Promise<{ failed: { object: string; error: string }[] }>;
+  reconcile(intent: KernelIntent): Promise<{ failed: { object: string; error: string }[]; phases?: KernelPhases }>;
 }
 
 export interface ReconcilerOptions {
@@ -43,10 +43,25 @@ export interface ReconcilerOptions {
   tuneTenantLink?: (ifname: string) => Promise<void>;
 }
 
+/** Where a kernel pass spent its time (ReconcileResult.phases). */
+export interface KernelPhases {
+  observeMs: number;
+  planMs: number;
+  applyMs: number;
+  steps: number;
+}
+
 export interface ReconcileStatus {
   backend: Backend | 'unknown';
   passes: number;
-  lastPass?: { at: string; durationMs: number; failed: { object: string; error: string }[]; firewallError?: string };
+  lastPass?: {
+    at: string;
+    durationMs: number;
+    /** The kernel's observe/plan/apply, tenant-link offloads and the firewall, in ms. */
+    phases?: KernelPhases & { offloadsMs: number; firewallMs: number };
+    failed: { object: string; error: string }[];
+    firewallError?: string;
+  };
   notForwarded: NotForwardedRecord[];
   tables: Record<string, number>;
   /** Conntrack zone of each routing domain (its NAT state and connections live there). */
@@ -190,6 +205,7 @@ export class Reconciler {
     this.resyncDue = false;
     const report = await this.kernel.reconcile(intent);
     const failedObjects = new Set(report.failed.map((f) => f.object));
+    const offloadsFrom = Date.now();
     if (this.options.tuneTenantLink) {
       const wanted = new Set(intent.domains.flatMap((d) => d.subnets.filter((s) => s.kind === 'veth').map((s) => s.ifname)));
       for (const ifname of this.tuned) if (!wanted.has(ifname)) this.tuned.delete(ifname);
@@ -203,6 +219,7 @@ export class Reconciler {
         }
       }
     }
+    const firewallFrom = Date.now();
     let firewallError: string | undefined;
     try {
       await this.firewall.apply({
@@ -226,7 +243,8 @@ export class Reconciler {
       this.logger.error({ err: error }, 'firewall rules not applied; the previous rules stay in force');
     }
     this.passes++;
-    this.lastPass = { at: new Date(started).toISOString(), durationMs: Date.now() - started, failed: report.failed, ...(firewallError ? { firewallError } : {}) };
+    const phases = report.phases ? { ...report.phases, offloadsMs: firewallFrom - offloadsFrom, firewallMs: Date.now() - firewallFrom } : undefined;
+    this.lastPass = { at: new Date(started).toISOString(), durationMs: Date.now() - started, ...(phases ? { phases } : {}), failed: report.failed, ...(firewallError ? { firewallError } : {}) };
     if (report.failed.length > 0) this.logger.error({ failed: report.failed }, 'some kernel objects could not be reconciled');
   }
 
