@@ -16,7 +16,7 @@ import { SCHEMA_VERSION, SqliteStore } from './store/sqlite-store.js';
 import { WorkerDatapath } from './datapath/engine.js';
 import type { DatapathPort } from './datapath/engine.js';
 import { IptablesFirewall } from './firewall/iptables.js';
-import { reconcileKernel } from './kernel/kernel-port.js';
+import { reconcileInWorker } from './kernel/isolated-pass.js';
 import type { KernelPort } from './kernel/kernel-port.js';
 import { createNetlinkKernel } from './kernel/netlink-kernel.js';
 import { disableOffloads } from './kernel/ethtool.js';
@@ -61,15 +61,9 @@ export async function startGateway(config: NvgwConfig, logger: Logger = createLo
     const kernelReconciler: KernelReconciler = {
       detectBackend: () => port.detectBackend(),
       async reconcile(intent) {
-        const { plan, report, phases } = await reconcileKernel(port, intent);
-        for (const note of plan.notes) logger.info({ note }, 'kernel reconcile note');
-        return {
-          failed: [
-            ...plan.conflicts.map((c) => ({ object: c.id, error: c.reason })),
-            ...report.failed.map((f) => ({ object: f.id, error: f.error?.message ?? 'failed' })),
-          ],
-          phases,
-        };
+        const { notes, failed, phases } = await reconcileInWorker(intent);
+        for (const note of notes) logger.info({ note }, 'kernel reconcile note');
+        return { failed, phases };
       },
     };
     datapath = new WorkerDatapath({ sharedTenantPort: config.datapath.sharedTenantPort }, (message) => {
