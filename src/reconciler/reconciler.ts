@@ -176,6 +176,10 @@ export class Reconciler {
       return;
     }
     this.running = (async () => {
+      // Not in the caller's turn: a change arrives from an API request, whose response
+      // should not wait for the pass's synchronous first part (building the whole
+      // intent: tens of milliseconds at thousands of VSIDs).
+      await new Promise<void>((resolve) => setImmediate(resolve));
       do {
         this.again = false;
         this.allocateTables();
