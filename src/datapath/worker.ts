@@ -108,15 +108,15 @@ function setTenants(specs: TenantSpec[], reportMissing = true): void {
 
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
-    case 'tables':
+    case 'tables': {
       dataplane.setTables(message.tables);
-      if (message.tables.tenantMtu > tenantMtu) {
-        tenantMtu = message.tables.tenantMtu;
-        if (shared && shared.mtu < tenantMtu) setTenants([...open.values()].map((e) => e.spec));
-      }
+      const outgrown = shared !== undefined && message.tables.tenantMtu > shared.mtu;
       tenantMtu = message.tables.tenantMtu;
+      // Frames now larger than the shared port's slots: reopen it for the tenants it served.
+      if (outgrown) setTenants([...open.values()].map((e) => e.spec));
       send({ type: 'applied', generation: message.tables.generation, tenants: [...open.values()].map((e) => e.spec.ifname) });
       break;
+    }
     case 'tenants':
       setTenants(message.tenants, message.reportMissing ?? true);
       send({ type: 'applied', generation: dataplane.tablesGeneration, tenants: [...open.values()].map((e) => e.spec.ifname) });
