@@ -6,8 +6,8 @@
  * - PUT /v1/config of the whole state: time to the 2xx, and time until the kernel pass that
  *   carries it has finished and the worker holds N tenant ports (polling /v1/status:
  *   datapath.reconcile.lastPass, datapath.tenantPorts), with that pass's own duration;
- * - RSS of the nvgw process after that (anonymous memory apart: file-backed RSS includes
- *   the mmap'd packet rings);
+ * - RSS of the nvgw process after that, its anonymous part, and its peak so far (VmHWM:
+ *   the kernel pass that applied it);
  * - whether it forwards: 200 NVGRE frames VSID 5001 -> 5002 through the gateway, counted at
  *   the sink;
  * - one lookup-record change, frames 0.1 ms apart: PUT of 192.168.2.11's record with a
@@ -39,8 +39,6 @@ export interface ScaleStep {
 
 const RECORDS_PER_VSID = 25;
 const HOST_PAS = 200;
-/** Per tenant port (veth): a 6 x 32 KiB receive ring and 128 x 2 KiB transmit slots (src/datapath/ports.ts). */
-const RING_BYTES_PER_TENANT = 6 * 32768 + 128 * 2048;
 const TIMEOUT_S = Number(process.env.BENCH_SCALE_TIMEOUT ?? 1200);
 const timedRequest = fileURLToPath(new URL('./timed-request.js', import.meta.url));
 const waitStatus = fileURLToPath(new URL('./wait-status.js', import.meta.url));
@@ -85,14 +83,10 @@ export function scaleState(n: number) {
   };
 }
 
-function procStatus(pid: number): { rss: number; anon: number } {
+function procStatus(pid: number): { rss: number; anon: number; peak: number } {
   const text = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(text)?.[1] ?? NaN);
-  return { rss: kb('VmRSS') / 1024, anon: kb('RssAnon') / 1024 };
-}
-
-function memAvailableBytes(): number {
-  return Number(/MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? 0) * 1024;
+  return { rss: kb('VmRSS') / 1024, anon: kb('RssAnon') / 1024, peak: kb('VmHWM') / 1024 };
 }
 
 const ms = (v: number): string => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${v.toFixed(0)} ms`);
@@ -123,17 +117,16 @@ export async function runScale(lab: Lab, counts: number[], log: (m: string) => v
     const rows: ScaleStep['rows'] = [];
     const state = scaleState(n);
     const label = `scale ${n} VSIDs / ${state.routingDomains.length} domains / ${state.lookupRecords.length} records`;
-    const ringBytes = n * RING_BYTES_PER_TENANT;
-    const kind: 'veth' | 'tap' = ringBytes > 0.4 * memAvailableBytes() ? 'tap' : 'veth';
-    const note = kind === 'tap' ? ` (tenant taps: veth packet rings would pin ${(ringBytes / 2 ** 30).toFixed(1)} GiB)` : '';
-    log(`${label}: starting (tenant interfaces: ${kind})`);
+    log(`${label}: starting`);
     const gwNs = await lab.namespace(`gws${index}`);
     await lab.veth({ ns: gwNs, ifname: 'fab0' }, { ns: fabNs, ifname: `nbws${index}`, master: 'br0' });
     let gw: NsGateway | undefined;
     let restarted: BackgroundProcess | undefined;
     let probe: Trafgen | undefined;
     try {
-      gw = await startGatewayInNs(lab, gwNs, { fabricIfname: 'fab0', tenantKind: kind });
+      // The production resync period (30 s): the other bench gateways resync every 5 s,
+      // which at thousands of VSIDs would keep a kernel pass running all the time.
+      gw = await startGatewayInNs(lab, gwNs, { fabricIfname: 'fab0', resyncSeconds: 30 });
       const tokenFile = join(lab.tmpDir, `gw-${gwNs}`, 'token');
       const fab0Mac = await linkMac(gwNs, 'fab0');
       const frame = encapsulatedFrame(
@@ -147,7 +140,7 @@ export async function runScale(lab: Lab, counts: number[], log: (m: string) => v
       probe = startTrafgen(lab, genNs, 'fab', config, { gap: '1ms' });
       const put = await gw.call('PUT', '/v1/config', state);
       if (put.status < 200 || put.status > 299) throw new Error(`PUT /v1/config: ${put.status} ${JSON.stringify(put.body).slice(0, 500)}`);
-      rows.push({ figure: `${label}: PUT /v1/config from empty → 2xx${note}`, value: ms(put.at - put.sentAt), goal: n >= 4000 ? '≤ 30 s (with the kernel)' : '' });
+      rows.push({ figure: `${label}: PUT /v1/config from empty → 2xx`, value: ms(put.at - put.sentAt), goal: n >= 4000 ? '≤ 30 s (with the kernel)' : '' });
       // The first kernel pass that started after the PUT, and the moment the worker holds
       // every tenant port, followed from inside the namespace (wait-status.ts).
       const { stdout } = await lab.exec(gwNs, [process.execPath, waitStatus, 'http://127.0.0.1:8470', tokenFile, String(put.sentAt), String(n), String(TIMEOUT_S * 1000)], {
@@ -187,7 +180,7 @@ export async function runScale(lab: Lab, counts: number[], log: (m: string) => v
       rows.push({ figure: `${label}: data-path worker`, value: `${dp.state ?? '?'}; ${ports}${dp.error ? `; ${dp.error.split('\n')[0]}` : ''}` });
       if (Number.isNaN(allPortsAt)) throw new Error('the data path did not come up; later figures not measured');
       const mem = procStatus(gw.process.pid);
-      rows.push({ figure: `${label}: RSS after apply (anonymous)`, value: `${mem.rss.toFixed(0)} MB (${mem.anon.toFixed(0)} MB)`, goal: n >= 4000 ? '≤ 300 MB' : '' });
+      rows.push({ figure: `${label}: RSS after apply (anonymous; peak so far)`, value: `${mem.rss.toFixed(0)} MB (${mem.anon.toFixed(0)} MB; ${mem.peak.toFixed(0)} MB)`, goal: n >= 4000 ? '≤ 300 MB' : '' });
 
       const gwPid = lab.spawn(gwNs, ['sleep', 'infinity']).pid;
       const stages = async (): Promise<[string, number][]> => {
@@ -308,7 +301,7 @@ export async function runScale(lab: Lab, counts: number[], log: (m: string) => v
         });
         if (restarted.running()) {
           const mem = procStatus(restarted.pid);
-          rows.push({ figure: `${label}: RSS after restart (anonymous)`, value: `${mem.rss.toFixed(0)} MB (${mem.anon.toFixed(0)} MB)`, goal: n >= 4000 ? '≤ 300 MB' : '' });
+          rows.push({ figure: `${label}: RSS after restart (anonymous; peak so far)`, value: `${mem.rss.toFixed(0)} MB (${mem.anon.toFixed(0)} MB; ${mem.peak.toFixed(0)} MB)`, goal: n >= 4000 ? '≤ 300 MB' : '' });
         }
       } finally {
         await stream.stop();
