@@ -45,6 +45,8 @@ import { encapsulatedFrame, linkCounters, pin, plainFrame } from './probes.js';
 
 export const GATEWAY_CPU = 1;
 export const ROUTE_BETWEEN_VSIDS = process.env.BENCH_ROUTE_BETWEEN_VSIDS !== 'false';
+/** BENCH_SHARED_TENANT_PORT=false: nvgw opens a packet port per VSID (datapath.sharedTenantPort). */
+export const SHARED_TENANT_PORT = process.env.BENCH_SHARED_TENANT_PORT !== 'false';
 
 export const GW_PA = '10.1.1.40';
 export const GEN_PA = '10.1.1.21';
@@ -261,7 +263,7 @@ export async function buildNvgw(lab: Lab): Promise<Unit & { gateway(): NsGateway
   const ext = await external(lab, f, gwNs, x);
   // BENCH_ROUTE_BETWEEN_VSIDS=false: the kernel routes VSID 5001 -> 5002 (the data path's
   // own routing off), for before/after figures in one topology.
-  const gw = await startGatewayInNs(lab, gwNs, { fabricIfname: 'fab0', routeBetweenVsids: ROUTE_BETWEEN_VSIDS });
+  const gw = await startGatewayInNs(lab, gwNs, { fabricIfname: 'fab0', routeBetweenVsids: ROUTE_BETWEEN_VSIDS, sharedTenantPort: SHARED_TENANT_PORT });
   const put = await gw.ok('PUT', '/v1/config', nvgwState());
   const status = await waitReconciled(gw, put.sentAt, 2, 60_000);
   if (status.datapath?.state !== 'running') throw new Error(`nvgw data path is ${status.datapath?.state}: ${status.datapath?.error ?? ''}`);
