@@ -36,6 +36,21 @@ export interface IntentOptions {
   tableOf(routingDomainId: string): number;
 }
 
+/**
+ * What of a VSID's lookup records buildKernelIntent reads (CA, MAC, whether the record is
+ * the gateway's own or the wildcard) as one comparable string. A record whose provider
+ * address moves from one host to another (a live migration) leaves it unchanged: the
+ * kernel and the firewall never see host PAs, only the data path does. Keep in step with
+ * the record loop below.
+ */
+export function kernelRecordsSignature(state: DesiredState, vsid: number, gatewayPas: Set<number>): string {
+  const parts: string[] = [];
+  for (const record of state.recordsOf(vsid)) {
+    parts.push(isWildcardRecord(record) ? '*' : `${record.customerAddress}/${record.macAddress}${isGatewayRecord(record, gatewayPas) ? '/gw' : ''}`);
+  }
+  return parts.sort().join(',');
+}
+
 export function buildKernelIntent(state: DesiredState, options: IntentOptions): KernelIntent {
   const gatewayPas = gatewayPasOf(state);
   const domains = new Map<string, DomainIntent>();

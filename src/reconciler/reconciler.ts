@@ -20,7 +20,7 @@ import type { Change } from '../model/desired-state.js';
 import { withExternal } from '../nat/intent.js';
 import type { AllocationStore } from '../store/state-store.js';
 import type { TenantKind } from './kernel-intent.js';
-import { buildKernelIntent } from './kernel-intent.js';
+import { buildKernelIntent, kernelRecordsSignature } from './kernel-intent.js';
 
 /** The kernel adapter as the reconciler uses it. */
 export interface KernelReconciler {
@@ -89,6 +89,11 @@ export class Reconciler {
   private readonly tuned = new Set<string>();
   /** The next pass is a resync: the firewall is read back and rewritten whole (drift repair). */
   private resyncDue = false;
+  /**
+   * kernelRecordsSignature of every VSID as of the last pass's intent: a change of lookup
+   * records that leaves a VSID's signature equal needs no kernel pass (see onChange).
+   */
+  private kernelRecords = new Map<number, string>();
 
   constructor(
     private readonly service: ConfigService,
@@ -165,6 +170,10 @@ export class Reconciler {
       if (global) this.notForwarded = build.notForwarded;
       else this.notForwarded = [...this.notForwarded.filter((r) => !touched.has(r.virtualSubnetId)), ...build.notForwarded];
     }
+    // A VM that moved to another host changes only its record's PA, which only the data
+    // path uses: no kernel pass (at thousands of VSIDs a pass is seconds of work, and a
+    // migration storm would queue them back to back). The periodic resync still runs.
+    if (changes.every((c) => c.kind === 'lookupRecords') && this.kernelRecordsUnchanged(touched)) return;
     this.schedule();
   }
 
@@ -194,9 +203,18 @@ export class Reconciler {
       });
   }
 
+  private kernelRecordsUnchanged(vsids: ReadonlySet<number>): boolean {
+    const state = this.service.current;
+    const gatewayPas = gatewayPasOf(state);
+    for (const vsid of vsids) if (this.kernelRecords.get(vsid) !== kernelRecordsSignature(state, vsid, gatewayPas)) return false;
+    return true;
+  }
+
   private async kernelPass(): Promise<void> {
     const started = Date.now();
     const state = this.service.current;
+    const gatewayPas = gatewayPasOf(state);
+    this.kernelRecords = new Map([...state.list('virtualSubnets')].map((s) => [s.virtualSubnetId, kernelRecordsSignature(state, s.virtualSubnetId, gatewayPas)]));
     const domainsOnly = buildKernelIntent(state, {
       backend: this.backend!,
       tenantKind: this.options.tenantKind,

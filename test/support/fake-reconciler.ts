@@ -18,6 +18,7 @@ export interface FakeReconcilerOptions {
 /** A reconciler on `service`'s state; kernel intents it hands over are pushed to `kernelIntents`. */
 export function fakeReconciler(service: ConfigService, store: MemoryStore, options: FakeReconcilerOptions = {}, kernelIntents: KernelIntent[] = []) {
   const firewall = new FakeFirewall();
+  const datapath = new FakeDatapath();
   const sut = new Reconciler(
     service,
     store,
@@ -29,11 +30,11 @@ export function fakeReconciler(service: ConfigService, store: MemoryStore, optio
       },
     },
     firewall,
-    new FakeDatapath(),
+    datapath,
     pino({ level: 'silent' }),
     { tenantKind: 'veth', paMtu: 1500, fabricIfname: 'fab0', resyncMs: options.resyncMs ?? 3_600_000, firstTable: 1000 },
   );
-  return { sut, firewall, kernelIntents };
+  return { sut, firewall, datapath, kernelIntents };
 }
 
 /** A fresh store and service holding `config`, and a started reconciler on them. */
