@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import convict from 'convict';
+import type { SharedTenantPortMode } from '../datapath/messages.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -100,9 +101,9 @@ const schema = {
       env: 'NVGW_DATAPATH_ROUTE_BETWEEN_VSIDS',
     },
     sharedTenantPort: {
-      doc: 'veth tenants: one packet port (one receive ring, one transmit socket) for all VSIDs, filtered in the kernel by interface; false opens a port per VSID (the cost of thousands of rings and descriptors).',
-      format: Boolean,
-      default: true,
+      doc: 'veth tenants: "on" reads them all through one packet port (one ring, one socket, filtered in the kernel by interface), "off" opens a port per VSID, "auto" shares from 64 VSIDs on (a port per VSID is faster for a few, the shared one scales to thousands).',
+      format: ['auto', 'on', 'off'],
+      default: 'auto',
       env: 'NVGW_DATAPATH_SHARED_TENANT_PORT',
     },
     paMtu: { doc: 'MTU of the provider network; tenant interfaces get this minus the 42 bytes NVGRE adds.', format: 'nat', default: 1500, env: 'NVGW_DATAPATH_PA_MTU' },
@@ -121,7 +122,7 @@ export interface NvgwConfig {
   };
   state: { path: string; synchronous: 'full' | 'normal' };
   log: { level: (typeof LOG_LEVELS)[number] };
-  datapath: { fabricInterface: string; tenantInterfaceKind: 'veth' | 'tap'; routeBetweenVsids: boolean; sharedTenantPort: boolean; paMtu: number; resyncSeconds: number; firstTable: number };
+  datapath: { fabricInterface: string; tenantInterfaceKind: 'veth' | 'tap'; routeBetweenVsids: boolean; sharedTenantPort: SharedTenantPortMode; paMtu: number; resyncSeconds: number; firstTable: number };
 }
 
 export class ConfigError extends Error {

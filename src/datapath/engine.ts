@@ -5,7 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import type { CounterSnapshot, VSID_COLUMNS } from './counters.js';
 import { CounterReader, createCounterMemory, MAX_VSID_SLOTS } from './counters.js';
-import type { FromWorker, TenantSpec, ToWorker, WorkerInit } from './messages.js';
+import type { FromWorker, SharedTenantPortMode, TenantSpec, ToWorker, WorkerInit } from './messages.js';
 import type { DatapathTables } from './tables.js';
 
 export interface DatapathStats extends CounterSnapshot {
@@ -17,6 +17,8 @@ export interface DatapathStatus {
   fabricIfname: string;
   generation: number;
   tenantPorts: string[];
+  /** The veth tenants are read through the one shared packet port (else a port each). */
+  sharedTenantPort?: boolean;
   portErrors: { ifname: string; message: string }[];
   error?: string;
 }
@@ -79,7 +81,7 @@ export class WorkerDatapath extends CountingDatapath implements DatapathPort {
   private readonly waiters: { generation: number; resolve: () => void }[] = [];
 
   constructor(
-    private readonly options: { sharedTenantPort: boolean } = { sharedTenantPort: true },
+    private readonly options: { sharedTenantPort: SharedTenantPortMode } = { sharedTenantPort: 'auto' },
     private readonly onEvent: (message: FromWorker) => void = () => {},
   ) {
     super();
@@ -150,6 +152,7 @@ export class WorkerDatapath extends CountingDatapath implements DatapathPort {
       case 'applied':
         this.current.generation = message.generation;
         this.current.tenantPorts = message.tenants;
+        this.current.sharedTenantPort = message.shared;
         this.current.portErrors = this.current.portErrors.filter((e) => !message.tenants.includes(e.ifname));
         for (let i = this.waiters.length - 1; i >= 0; i--) {
           if (this.waiters[i]!.generation <= message.generation) this.waiters.splice(i, 1)[0]!.resolve();

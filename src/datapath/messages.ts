@@ -1,6 +1,9 @@
 /** Messages between the control plane (main thread) and the data-path worker. */
 import type { DatapathTables } from './tables.js';
 
+/** on: one packet port for every veth tenant; off: one per VSID; auto: shared from SHARED_PORT_FROM VSIDs on. */
+export type SharedTenantPortMode = 'auto' | 'on' | 'off';
+
 export interface TenantSpec {
   vsid: number;
   /** Interface the data path reads and writes this VSID's frames on. */
@@ -21,15 +24,15 @@ export interface WorkerInit {
   counters: SharedArrayBuffer;
   tables: DatapathTables;
   tenants: TenantSpec[];
-  /** veth tenants share one packet port (see openSharedTenantPort). */
-  sharedTenantPort: boolean;
+  /** Whether veth tenants share one packet port (see openSharedTenantPort). */
+  sharedTenantPort: SharedTenantPortMode;
   /** false: tenants whose interface does not exist yet are skipped silently (start before the first kernel pass). */
   reportMissing?: boolean;
 }
 
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'applied'; generation: number; tenants: string[] }
+  | { type: 'applied'; generation: number; tenants: string[]; shared: boolean }
   | { type: 'port-error'; ifname: string; message: string }
   | { type: 'fatal'; message: string }
   | { type: 'stopped' };

@@ -44,6 +44,15 @@ export function openSharedTenantPort(tenantMtu: number): PacketPort {
   return openSharedPacketPort('nvgw-tenants', { mtu: Math.max(tenantMtu, 1500), rxBlockCount: 32, txFrameCount: 256 });
 }
 
+/**
+ * sharedTenantPort "auto" shares from this many veth VSIDs on. Below it a port per VSID
+ * is cheaper per packet: the shared port's socket is bound to every interface, so every
+ * frame the namespace receives (fabric, uplinks) also runs its filter, which the bench
+ * measured as 15-20 % of the encap rate with two VSIDs. Above it the per-VSID ports'
+ * memory (~450 KiB each), descriptors and open time (25 ms each) dominate.
+ */
+export const SHARED_PORT_FROM = 64;
+
 /** name -> ifindex of every interface in this namespace (one netlink dump). */
 export function interfaceIndexes(): Map<string, number> {
   return new Map(Object.entries(loadNative().interfaceIndexes()));

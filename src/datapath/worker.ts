@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CounterWriter } from './counters.js';
 import { Dataplane } from './dataplane.js';
 import type { FromWorker, TenantSpec, ToWorker, WorkerInit } from './messages.js';
-import { copyFrames, interfaceIndexes, openFabricPort, openSharedTenantPort, openTenantPort, PortWaiter } from './ports.js';
+import { copyFrames, interfaceIndexes, openFabricPort, openSharedTenantPort, openTenantPort, PortWaiter, SHARED_PORT_FROM } from './ports.js';
 import type { FramePort } from './io/frame-port.js';
 import type { PacketPort } from './io/packet-port.js';
 
@@ -26,7 +26,7 @@ let running = true;
 let tenantsVersion = 0;
 /** The one port of every veth tenant; undefined until the first one, or when switched off or failed. */
 let shared: { port: PacketPort; mtu: number } | undefined;
-let sharedFailed = !init.sharedTenantPort;
+let sharedFailed = false;
 let tenantMtu = init.tables.tenantMtu;
 
 function detach(vsid: number): void {
@@ -42,17 +42,31 @@ function detach(vsid: number): void {
   }
 }
 
+/** Whether `specs` are served through the shared port (config datapath.sharedTenantPort). */
+function wantShared(specs: readonly TenantSpec[]): boolean {
+  if (sharedFailed || init.sharedTenantPort === 'off') return false;
+  if (init.sharedTenantPort === 'on') return true;
+  const veth = specs.filter((s) => s.kind === 'veth').length;
+  // Once shared, stay until well below the threshold: a count around it must not move
+  // every tenant between ports back and forth.
+  return shared ? veth >= SHARED_PORT_FROM / 2 : veth >= SHARED_PORT_FROM;
+}
+
+/** Closes the shared port; its tenants must have been detached. */
+function dropSharedPort(): void {
+  if (!shared) return;
+  dataplane.setSharedTenantPort(undefined);
+  shared.port.close();
+  shared = undefined;
+  tenantsVersion++; // the poll list must not keep the closed descriptor
+}
+
 /** Opens the shared port for veth tenants, or reopens it when the tenant MTU outgrew its slots. */
 function sharedPort(): PacketPort | undefined {
   if (sharedFailed) return undefined;
   if (shared && shared.mtu >= tenantMtu) return shared.port;
   for (const [vsid, entry] of open) if (entry.ifindex > 0) detach(vsid);
-  if (shared) {
-    dataplane.setSharedTenantPort(undefined);
-    shared.port.close();
-    shared = undefined;
-    tenantsVersion++; // the poll list must not keep the closed descriptor
-  }
+  dropSharedPort();
   try {
     const port = openSharedTenantPort(tenantMtu);
     shared = { port, mtu: Math.max(tenantMtu, 1500) };
@@ -74,14 +88,16 @@ function sharedPort(): PacketPort | undefined {
  * exist yet is skipped silently (the start, before the first kernel pass).
  */
 function setTenants(specs: TenantSpec[], reportMissing = true): void {
-  const hub = specs.some((s) => s.kind === 'veth') ? sharedPort() : undefined;
+  const hub = wantShared(specs) ? sharedPort() : undefined;
   const indexes = hub ? interfaceIndexes() : undefined;
   const wanted = new Map(specs.map((s) => [s.vsid, s]));
   for (const [vsid, entry] of open) {
     const spec = wanted.get(vsid);
-    const moved = entry.ifindex > 0 && (entry.port !== hub || indexes?.get(entry.spec.ifname) !== entry.ifindex);
+    // On the shared port: gone from it, or its interface recreated; on its own: to be shared now.
+    const moved = entry.ifindex > 0 ? entry.port !== hub || indexes?.get(entry.spec.ifname) !== entry.ifindex : hub !== undefined && entry.spec.kind === 'veth';
     if (!spec || spec.ifname !== entry.spec.ifname || spec.kind !== entry.spec.kind || moved) detach(vsid);
   }
+  if (!hub) dropSharedPort();
   for (const spec of specs) {
     if (open.has(spec.vsid)) continue;
     try {
@@ -114,12 +130,12 @@ port.on('message', (message: ToWorker) => {
       tenantMtu = message.tables.tenantMtu;
       // Frames now larger than the shared port's slots: reopen it for the tenants it served.
       if (outgrown) setTenants([...open.values()].map((e) => e.spec));
-      send({ type: 'applied', generation: message.tables.generation, tenants: [...open.values()].map((e) => e.spec.ifname) });
+      send({ type: 'applied', generation: message.tables.generation, tenants: [...open.values()].map((e) => e.spec.ifname), shared: shared !== undefined });
       break;
     }
     case 'tenants':
       setTenants(message.tenants, message.reportMissing ?? true);
-      send({ type: 'applied', generation: dataplane.tablesGeneration, tenants: [...open.values()].map((e) => e.spec.ifname) });
+      send({ type: 'applied', generation: dataplane.tablesGeneration, tenants: [...open.values()].map((e) => e.spec.ifname), shared: shared !== undefined });
       break;
     case 'fabric': {
       const pas = [...message.gatewayPas].sort().join(',');

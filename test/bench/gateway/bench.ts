@@ -11,7 +11,7 @@
  *   BENCH_GATEWAYS=A,C                          a subset of the gateways (not for scale)
  *   BENCH_SCALE=10,100,1000,4000                VSID counts of the scale steps (nvgw only)
  *   BENCH_ROUTE_BETWEEN_VSIDS=false             nvgw leaves VSID-to-VSID routing to the kernel
- *   BENCH_SHARED_TENANT_PORT=false              nvgw opens a packet port per VSID
+ *   BENCH_SHARED_TENANT_PORT=on|off             nvgw's datapath.sharedTenantPort (default auto)
  *
  * `hold` builds the three topologies, prints their namespaces and trafgen command lines,
  * and waits for Ctrl-C: for profiling by hand.
@@ -582,7 +582,7 @@ async function main(): Promise<void> {
   );
   console.log(`${ROUNDS} rounds (A, B, C alternate inside each round), ${SECONDS} s window after ${WARMUP_MS / 1000} s warm-up; trafgen's worker on CPU 0, each gateway's processes on CPU ${GATEWAY_CPU}.`);
   console.log(`A routes VSID 5001 -> 5002 ${ROUTE_BETWEEN_VSIDS ? 'in its data path (datapath.routeBetweenVsids, the default)' : 'through the kernel (BENCH_ROUTE_BETWEEN_VSIDS=false)'}.`);
-  console.log(`A's tenant interfaces share ${SHARED_TENANT_PORT ? 'one packet port (datapath.sharedTenantPort, the default)' : 'nothing: a packet port per VSID (BENCH_SHARED_TENANT_PORT=false)'}.`);
+  console.log(`A's datapath.sharedTenantPort: ${SHARED_TENANT_PORT} (auto: a packet port per VSID below 64 VSIDs, one shared port from there).`);
   console.log(`Load average ${load0} before, ${load1} after: other sessions share this VM, so ratios within this run are what count, not absolute rates.\n`);
   printTable(rows, ids);
   console.log('');

@@ -45,8 +45,8 @@ import { encapsulatedFrame, linkCounters, pin, plainFrame } from './probes.js';
 
 export const GATEWAY_CPU = 1;
 export const ROUTE_BETWEEN_VSIDS = process.env.BENCH_ROUTE_BETWEEN_VSIDS !== 'false';
-/** BENCH_SHARED_TENANT_PORT=false: nvgw opens a packet port per VSID (datapath.sharedTenantPort). */
-export const SHARED_TENANT_PORT = process.env.BENCH_SHARED_TENANT_PORT !== 'false';
+/** BENCH_SHARED_TENANT_PORT=on|off: nvgw's datapath.sharedTenantPort (default auto: a port per VSID below 64 VSIDs). */
+export const SHARED_TENANT_PORT = (process.env.BENCH_SHARED_TENANT_PORT ?? 'auto') as 'auto' | 'on' | 'off';
 
 export const GW_PA = '10.1.1.40';
 export const GEN_PA = '10.1.1.21';

@@ -64,7 +64,9 @@ function desiredState(b2Host: string) {
   };
 }
 
-describe('the data path with Open vSwitch NVGRE hosts', { timeout: 300_000 }, () => {
+// Twice: with the default (auto: a packet port per VSID at this size) and with every
+// tenant on the one shared port.
+for (const sharedTenantPort of ['auto', 'on'] as const) describe(`the data path with Open vSwitch NVGRE hosts (datapath.sharedTenantPort ${sharedTenantPort})`, { timeout: 300_000 }, () => {
   let lab: Lab;
   let fabric: string;
   let gw: NsGateway;
@@ -74,7 +76,7 @@ describe('the data path with Open vSwitch NVGRE hosts', { timeout: 300_000 }, ()
   const hosts: Record<string, OvsHost> = {};
 
   before(async () => {
-    lab = await createLab('nvdp');
+    lab = await createLab(sharedTenantPort === 'on' ? 'nvds' : 'nvdp');
     fabric = await lab.namespace('fabric');
     await lab.bridge(fabric, 'br0');
     gwNs = await lab.namespace('gw');
@@ -85,7 +87,7 @@ describe('the data path with Open vSwitch NVGRE hosts', { timeout: 300_000 }, ()
     await lab.veth({ ns: crafter, ifname: 'fab0', addresses: ['10.1.1.66/24'] }, { ns: fabric, ifname: 'p-crafter', master: 'br0' });
     gwMac = await linkMac(gwNs, 'fab0');
 
-    gw = await startGatewayInNs(lab, gwNs, { fabricIfname: 'fab0' });
+    gw = await startGatewayInNs(lab, gwNs, { fabricIfname: 'fab0', sharedTenantPort });
     await gw.ok('PUT', '/v1/config', desiredState(H.h2));
 
     const fabricOf = { ns: fabric, bridge: 'br0' };
@@ -118,6 +120,13 @@ describe('the data path with Open vSwitch NVGRE hosts', { timeout: 300_000 }, ()
   });
 
   const vm = (host: string, name: string) => hosts[host]!.vm(name);
+
+  it(`reads the tenant interfaces through ${sharedTenantPort === 'on' ? 'the one shared packet port' : 'a packet port each (auto, at three VSIDs)'}`, async () => {
+    const status = (await gw.ok<{ datapath: { tenantPorts: string[]; sharedTenantPort?: boolean; portErrors: unknown[] } }>('GET', '/v1/status')).body.datapath;
+    assert.equal(status.sharedTenantPort, sharedTenantPort === 'on');
+    assert.deepEqual([...status.tenantPorts].sort(), ['nvgw-d5001', 'nvgw-d5002', 'nvgw-d6001']);
+    assert.deepEqual(status.portErrors, []);
+  });
 
   it('answers a VM\'s ping to the gateway\'s CA', async () => {
     const result = await lab.ping(vm('h1', 'b1').ns, '192.168.1.1', { count: 4 });
@@ -258,7 +267,7 @@ describe('the data path with Open vSwitch NVGRE hosts', { timeout: 300_000 }, ()
     await new Promise((resolve) => setTimeout(resolve, 500));
     const killedAt = Date.now();
     await gw.stop('SIGKILL');
-    gw = await startGatewayInNs(lab, gwNs, { fabricIfname: 'fab0' });
+    gw = await startGatewayInNs(lab, gwNs, { fabricIfname: 'fab0', sharedTenantPort });
     await new Promise((resolve) => setTimeout(resolve, 1500));
     await stream.stop('SIGINT');
     const seen = await atB3.stop();
