@@ -1,7 +1,9 @@
 /**
- * The control plane's single writer of desired state. Every mutation is parsed, checked
- * against the whole state, committed to the store, and only then applied in memory and
- * announced to listeners (the reconciler). A failed commit changes nothing.
+ * The control plane's single writer of desired state. Every mutation is parsed and checked
+ * against the whole state, applied in memory, shown to the early listeners (the data
+ * path), committed to the store, and only then announced to listeners (the reconciler).
+ * A failed commit changes nothing: memory is put back and the early listeners are shown
+ * the inverse.
  */
 import type { Change } from '../model/desired-state.js';
 import { DesiredState } from '../model/desired-state.js';
@@ -25,6 +27,7 @@ export class ConfigService {
   private state: DesiredState;
   private revision: number;
   private readonly listeners: ChangeListener[] = [];
+  private readonly earlyListeners: ChangeListener[] = [];
 
   constructor(private readonly store: StateStore) {
     try {
@@ -50,6 +53,16 @@ export class ConfigService {
 
   onChange(listener: ChangeListener): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * Called with a validated change once it is applied in memory but before the store has
+   * made it durable (an fsync: 1-30 ms here), and called again with its inverse if the
+   * store refuses it. For what must act at once and can be undone as quickly, the data
+   * path's tables (a live migration's first packet); everything else belongs in onChange.
+   */
+  onApplying(listener: ChangeListener): void {
+    this.earlyListeners.push(listener);
   }
 
   counts(): Record<KindName, number> {
@@ -153,13 +166,17 @@ export class ConfigService {
 
   private commit(changes: Change[]): void {
     const revision = this.revision + 1;
+    const inverse: Change[] = changes.map((c) => ({ kind: c.kind, key: c.key, item: this.state.get(c.kind, c.key) ?? null })).reverse();
+    this.state.apply(changes);
+    for (const listener of this.earlyListeners) listener(changes, revision);
     try {
       this.store.commit(changes, revision);
     } catch (error) {
+      this.state.apply(inverse);
+      for (const listener of this.earlyListeners) listener(inverse, this.revision);
       if (error instanceof NvgwError) throw error;
       throw new NvgwError(ErrorCode.StorageFailed, `the state store failed, nothing was changed: ${(error as Error).message}`);
     }
-    this.state.apply(changes);
     this.revision = revision;
     for (const listener of this.listeners) listener(changes, revision);
   }

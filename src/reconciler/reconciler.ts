@@ -119,6 +119,7 @@ export class Reconciler {
     await this.datapath.start(this.options.fabricIfname, [...gatewayPasOf(this.service.current)], build.tables, this.tenantSpecs(), { reportMissing: false });
     await this.kernelPass();
     this.datapath.setTenants(this.tenantSpecs());
+    this.service.onApplying((changes) => this.toDatapath(changes));
     this.service.onChange((changes) => this.onChange(changes));
     this.timer = setInterval(() => {
       this.resyncDue = true;
@@ -150,26 +151,24 @@ export class Reconciler {
     while (this.running) await this.running;
   }
 
-  private onChange(changes: readonly Change[]): void {
-    const touched = new Set<number>();
-    let global = false;
-    let routes = false;
-    for (const change of changes) {
-      if (change.kind === 'lookupRecords') touched.add(Number(change.key.split('|')[0]));
-      else if (change.kind === 'virtualSubnets') touched.add(Number(change.key));
-      else if (change.kind === 'providerAddresses' || change.kind === 'providerRoutes' || change.kind === 'providerPeers') global = true;
-      if (ROUTE_KINDS.has(change.kind)) routes = true;
-    }
-    if (changes.some((c) => c.kind === 'virtualSubnets' && c.item === null)) {
-      for (const c of changes) if (c.kind === 'virtualSubnets' && c.item === null) this.datapath.releaseSlot(Number(c.key));
-    }
+  /**
+   * The data path's part of a change, before the store's fsync (ConfigService.onApplying):
+   * the live-migration path, measured from the request. A change the store then refuses
+   * comes back here as its inverse.
+   */
+  private toDatapath(changes: readonly Change[]): void {
+    const { touched, global, routes } = scopeOf(changes);
+    for (const c of changes) if (c.kind === 'virtualSubnets' && c.item === null) this.datapath.releaseSlot(Number(c.key));
     if (global || routes || touched.size > 0) {
-      // The data path first: this is the live-migration path, measured from the API's 2xx.
       const build = buildTables(this.service.current, ++this.generation, (vsid) => this.datapath.slotOf(vsid), this.tableOptions(global ? undefined : touched, routes));
       this.datapath.update(build.tables);
       if (global) this.notForwarded = build.notForwarded;
       else this.notForwarded = [...this.notForwarded.filter((r) => !touched.has(r.virtualSubnetId)), ...build.notForwarded];
     }
+  }
+
+  private onChange(changes: readonly Change[]): void {
+    const { touched } = scopeOf(changes);
     // A VM that moved to another host changes only its record's PA, which only the data
     // path uses: no kernel pass (at thousands of VSIDs a pass is seconds of work, and a
     // migration storm would queue them back to back). The periodic resync still runs.
@@ -336,4 +335,18 @@ export class Reconciler {
     }
     if (changes.length > 0) this.allocations.saveAllocations(changes);
   }
+}
+
+/** Which VSIDs a change touches for the data path, and whether it reaches all of them. */
+function scopeOf(changes: readonly Change[]): { touched: Set<number>; global: boolean; routes: boolean } {
+  const touched = new Set<number>();
+  let global = false;
+  let routes = false;
+  for (const change of changes) {
+    if (change.kind === 'lookupRecords') touched.add(Number(change.key.split('|')[0]));
+    else if (change.kind === 'virtualSubnets') touched.add(Number(change.key));
+    else if (change.kind === 'providerAddresses' || change.kind === 'providerRoutes' || change.kind === 'providerPeers') global = true;
+    if (ROUTE_KINDS.has(change.kind)) routes = true;
+  }
+  return { touched, global, routes };
 }

@@ -25,6 +25,33 @@ describe('the config service', () => {
     assert.deepEqual(seen, [1]);
   });
 
+  it('shows a change to the early listeners (the data path) before the store has committed it', () => {
+    const { sut, store, seen } = setup();
+    const early: { revision: number; stored: number; subnets: number }[] = [];
+    sut.onApplying((_changes, revision) => early.push({ revision, stored: store.revision(), subnets: sut.counts().virtualSubnets }));
+    sut.create('routingDomains', { routingDomainId: RD });
+    sut.create('virtualSubnets', { virtualSubnetId: 5001, routingDomainId: RD });
+    assert.deepEqual(early, [
+      { revision: 1, stored: 0, subnets: 0 },
+      { revision: 2, stored: 1, subnets: 1 },
+    ]);
+    assert.deepEqual(seen, [1, 2], 'the other listeners only after the commit');
+  });
+
+  it('shows the early listeners the inverse of a change the store refuses, and keeps memory as it was', () => {
+    const { sut, store, seen } = setup();
+    sut.create('routingDomains', { routingDomainId: RD });
+    sut.create('virtualSubnets', { virtualSubnetId: 5001, routingDomainId: RD, name: 'before' });
+    const early: { kind: string; key: string; name: unknown }[][] = [];
+    sut.onApplying((changes) => early.push(changes.map((c) => ({ kind: c.kind, key: c.key, name: c.item === null ? null : (c.item as { name?: string }).name }))));
+    store.failNextCommit = new NvgwError(ErrorCode.StorageFailed, 'disk full');
+    assert.throws(() => sut.put('virtualSubnets', ['5001'], { routingDomainId: RD, name: 'after' }), /disk full/);
+    assert.deepEqual(early, [[{ kind: 'virtualSubnets', key: '5001', name: 'after' }], [{ kind: 'virtualSubnets', key: '5001', name: 'before' }]]);
+    assert.equal(sut.get('virtualSubnets', ['5001']).name, 'before');
+    assert.equal(sut.etag, '"2"');
+    assert.deepEqual(seen, [1, 2]);
+  });
+
   it('restores the same state and ETag from its store', () => {
     const { sut, store } = setup();
     sut.create('routingDomains', { routingDomainId: RD.toUpperCase() });
