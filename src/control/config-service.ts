@@ -56,10 +56,11 @@ export class ConfigService {
   }
 
   /**
-   * Called with a validated change once it is applied in memory but before the store has
-   * made it durable (an fsync: 1-30 ms here), and called again with its inverse if the
-   * store refuses it. For what must act at once and can be undone as quickly, the data
-   * path's tables (a live migration's first packet); everything else belongs in onChange.
+   * Called with every change once it is applied in memory: for a change that only
+   * replaces existing items (a VM moving to another host), before the store has made it
+   * durable (an fsync: 1-30 ms here), and again with its inverse if the store refuses it;
+   * for any other change, after the commit. For what must act at once and can be undone
+   * as quickly, the data path's tables; everything else belongs in onChange.
    */
   onApplying(listener: ChangeListener): void {
     this.earlyListeners.push(listener);
@@ -166,16 +167,30 @@ export class ConfigService {
 
   private commit(changes: Change[]): void {
     const revision = this.revision + 1;
-    const inverse: Change[] = changes.map((c) => ({ kind: c.kind, key: c.key, item: this.state.get(c.kind, c.key) ?? null })).reverse();
-    this.state.apply(changes);
-    for (const listener of this.earlyListeners) listener(changes, revision);
+    // Early (before the fsync) only when every change replaces an item that exists: then
+    // putting the previous items back restores memory exactly, listing order included (a
+    // Map keeps a replaced key where it was). A VM's record moving to another host is
+    // such a change; creations and deletions are committed first, as before.
+    const previous = changes.map((c) => (c.item === null ? undefined : this.state.get(c.kind, c.key)));
+    const early = this.earlyListeners.length > 0 && previous.every((item) => item !== undefined);
+    if (early) {
+      this.state.apply(changes);
+      for (const listener of this.earlyListeners) listener(changes, revision);
+    }
     try {
       this.store.commit(changes, revision);
     } catch (error) {
-      this.state.apply(inverse);
-      for (const listener of this.earlyListeners) listener(inverse, this.revision);
+      if (early) {
+        const inverse: Change[] = changes.map((c, i) => ({ kind: c.kind, key: c.key, item: previous[i]! })).reverse();
+        this.state.apply(inverse);
+        for (const listener of this.earlyListeners) listener(inverse, this.revision);
+      }
       if (error instanceof NvgwError) throw error;
       throw new NvgwError(ErrorCode.StorageFailed, `the state store failed, nothing was changed: ${(error as Error).message}`);
+    }
+    if (!early) {
+      this.state.apply(changes);
+      for (const listener of this.earlyListeners) listener(changes, revision);
     }
     this.revision = revision;
     for (const listener of this.listeners) listener(changes, revision);

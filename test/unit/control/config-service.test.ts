@@ -25,17 +25,19 @@ describe('the config service', () => {
     assert.deepEqual(seen, [1]);
   });
 
-  it('shows a change to the early listeners (the data path) before the store has committed it', () => {
+  it('shows a replacement to the early listeners (the data path) before the store has committed it, a creation after', () => {
     const { sut, store, seen } = setup();
-    const early: { revision: number; stored: number; subnets: number }[] = [];
-    sut.onApplying((_changes, revision) => early.push({ revision, stored: store.revision(), subnets: sut.counts().virtualSubnets }));
+    const early: { revision: number; stored: number; name: string | undefined }[] = [];
+    sut.onApplying((_changes, revision) => early.push({ revision, stored: store.revision(), name: sut.counts().virtualSubnets > 0 ? sut.get('virtualSubnets', ['5001']).name : undefined }));
     sut.create('routingDomains', { routingDomainId: RD });
-    sut.create('virtualSubnets', { virtualSubnetId: 5001, routingDomainId: RD });
+    sut.create('virtualSubnets', { virtualSubnetId: 5001, routingDomainId: RD, name: 'first' });
+    sut.put('virtualSubnets', ['5001'], { routingDomainId: RD, name: 'second' });
     assert.deepEqual(early, [
-      { revision: 1, stored: 0, subnets: 0 },
-      { revision: 2, stored: 1, subnets: 1 },
+      { revision: 1, stored: 1, name: undefined },
+      { revision: 2, stored: 2, name: 'first' },
+      { revision: 3, stored: 2, name: 'second' },
     ]);
-    assert.deepEqual(seen, [1, 2], 'the other listeners only after the commit');
+    assert.deepEqual(seen, [1, 2, 3], 'the other listeners only after the commit');
   });
 
   it('shows the early listeners the inverse of a change the store refuses, and keeps memory as it was', () => {
