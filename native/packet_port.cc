@@ -346,7 +346,12 @@ bool PacketPort::Open(Napi::Env env, const Napi::Object& options) {
   // header (tpacket_snd rejects anything longer that is not VLAN-tagged).
   tx_capacity_ = std::min<uint32_t>(tx_frame_size_ - kTxDataOffset, uint32_t(mtu_) + ETH_HLEN);
 
-  // --- one mapping for both rings -----------------------------------------------------
+  return MapRings(env);
+}
+
+// One mapping for both: the RX ring, then the TX ring (or, with no TX ring, a shared
+// port's anonymous staging area), reserved together so every offset indexes one buffer.
+bool PacketPort::MapRings(Napi::Env env) {
   const size_t total = size_t(rx_ring_bytes_) + tx_ring_bytes_;
   void* reserve = mmap(nullptr, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (reserve == MAP_FAILED) {
@@ -355,14 +360,14 @@ bool PacketPort::Open(Napi::Env env, const Napi::Object& options) {
   }
   region_->AdoptMmap(reserve, total);
   uint8_t* base = static_cast<uint8_t*>(reserve);
-  if (mmap(base, rx_ring_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, rx_fd_, 0) ==
-      MAP_FAILED) {
+  if (mmap(base, rx_ring_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, rx_fd_, 0) == MAP_FAILED) {
     ThrowErrno(env, errno, "mmap(RX ring)", ifname_, kOpenWhat);
     return false;
   }
-  if (mmap(base + rx_ring_bytes_, tx_ring_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-           tx_fd_, 0) == MAP_FAILED) {
-    ThrowErrno(env, errno, "mmap(TX ring)", ifname_, kOpenWhat);
+  if (mmap(base + rx_ring_bytes_, tx_ring_bytes_, PROT_READ | PROT_WRITE,
+           shared_ ? MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED : MAP_SHARED | MAP_FIXED, shared_ ? -1 : tx_fd_,
+           0) == MAP_FAILED) {
+    ThrowErrno(env, errno, shared_ ? "mmap(TX staging)" : "mmap(TX ring)", ifname_, kOpenWhat);
     return false;
   }
   base_ = base;
@@ -794,25 +799,7 @@ bool PacketPort::OpenAddressedTx(Napi::Env env) {
     tx_msgs_[k].msg_hdr.msg_iov = &tx_iov_[k];
     tx_msgs_[k].msg_hdr.msg_iovlen = 1;
   }
-  const size_t total = size_t(rx_ring_bytes_) + tx_ring_bytes_;
-  void* reserve = mmap(nullptr, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (reserve == MAP_FAILED) {
-    ThrowErrno(env, errno, "mmap", ifname_, kOpenWhat);
-    return false;
-  }
-  region_->AdoptMmap(reserve, total);
-  uint8_t* base = static_cast<uint8_t*>(reserve);
-  if (mmap(base, rx_ring_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, rx_fd_, 0) == MAP_FAILED) {
-    ThrowErrno(env, errno, "mmap(RX ring)", ifname_, kOpenWhat);
-    return false;
-  }
-  if (mmap(base + rx_ring_bytes_, tx_ring_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-           -1, 0) == MAP_FAILED) {
-    ThrowErrno(env, errno, "mmap(TX staging)", ifname_, kOpenWhat);
-    return false;
-  }
-  base_ = base;
-  return true;
+  return MapRings(env);
 }
 
 Napi::Value PacketPort::Admit(const Napi::CallbackInfo& info) { return SetAdmitted(info, true); }

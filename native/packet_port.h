@@ -49,6 +49,7 @@ class PacketPort : public Napi::ObjectWrap<PacketPort> {
   bool JoinFanout(Napi::Env env, const Napi::Object& options);
   bool OpenAddressedTx(Napi::Env env);
   bool DescribeInterface(Napi::Env env);
+  bool MapRings(Napi::Env env);
   void Kick();
 
   Napi::Value Describe(const Napi::CallbackInfo& info);
