@@ -5,7 +5,9 @@
       "sources": [
         "native/addon.cc",
         "native/common.cc",
+        "native/flow_claim.cc",
         "native/ifindex_filter.cc",
+        "native/netlink_socket.cc",
         "native/packet_port.cc",
         "native/tap_port.cc"
       ],

@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "common.h"
+#include "flow_claim.h"
+#include "netlink_socket.h"
 #include "packet_port.h"
 #include "tap_port.h"
 
@@ -29,12 +31,17 @@ class IoAddon : public Napi::Addon<IoAddon> {
     DefineAddon(exports, {
                              InstanceValue("PacketPort", PacketPort::Init(env), napi_enumerable),
                              InstanceValue("TapPort", TapPort::Init(env), napi_enumerable),
+                             InstanceValue("FlowClaim", FlowClaim::Init(env), napi_enumerable),
                              InstanceMethod<&IoAddon::WaitReadable>("waitReadable", napi_enumerable),
                              InstanceMethod<&IoAddon::DeleteTap>("deleteTap", napi_enumerable),
                              InstanceMethod<&IoAddon::CopyFrames>("copyFrames", napi_enumerable),
                              InstanceMethod<&IoAddon::WaitAny>("waitAny", napi_enumerable),
                              InstanceMethod<&IoAddon::InterfaceIndexes>("interfaceIndexes", napi_enumerable),
                              InstanceMethod<&IoAddon::DisableOffloads>("disableOffloads", napi_enumerable),
+                             InstanceMethod<&IoAddon::NetlinkOpenMethod>("netlinkOpen", napi_enumerable),
+                             InstanceMethod<&IoAddon::NetlinkSendMethod>("netlinkSend", napi_enumerable),
+                             InstanceMethod<&IoAddon::NetlinkReceiveMethod>("netlinkReceive", napi_enumerable),
+                             InstanceMethod<&IoAddon::NetlinkCloseMethod>("netlinkClose", napi_enumerable),
                          });
   }
 
@@ -79,6 +86,10 @@ class IoAddon : public Napi::Addon<IoAddon> {
   }
 
   Napi::Value DeleteTap(const Napi::CallbackInfo& info) { return TapPort::Delete(info); }
+  Napi::Value NetlinkOpenMethod(const Napi::CallbackInfo& info) { return NetlinkOpen(info); }
+  Napi::Value NetlinkSendMethod(const Napi::CallbackInfo& info) { return NetlinkSend(info); }
+  Napi::Value NetlinkReceiveMethod(const Napi::CallbackInfo& info) { return NetlinkReceive(info); }
+  Napi::Value NetlinkCloseMethod(const Napi::CallbackInfo& info) { return NetlinkClose(info); }
 
   // waitAny(fds: Int32Array, count, timeoutMs[, ready: Int32Array]) -> number of ready
   // descriptors, without waitReadable's 32-port mask limit. With `ready`, the indices of

@@ -133,6 +133,10 @@ bool PacketPort::Open(Napi::Env env, const Napi::Object& options) {
     ThrowRange(env, "a port on any interface needs rxMode frames and maxInterfaces 1..1048576");
     return false;
   }
+  if (shared_ && !options.Get("bpfProgramFd").IsUndefined() && !options.Get("bpfProgramFd").IsNull()) {
+    ThrowType(env, "bpfProgramFd is for a port on one interface: a port on any interface runs its own filter");
+    return false;
+  }
   // 0: sized from the interface's MTU once it is known (see below).
   const int64_t rx_frame_size = OptInt(options, "rxFrameSize", 0);
   const int64_t tx_frame_size = OptInt(options, "txFrameSize", 2048);
@@ -179,6 +183,7 @@ bool PacketPort::Open(Napi::Env env, const Napi::Object& options) {
   rx_ring_bytes_ = uint32_t(rx_bytes);
   tx_ring_bytes_ = uint32_t(tx_bytes);
   vlan_inline_ = OptBool(options, "vlanInline", false);
+  complete_checksums_ = OptBool(options, "completeChecksums", false);
 
   // --- receive socket ---------------------------------------------------------------
   ifindex_ = shared_ ? 0 : int(if_nametoindex(ifname_.c_str()));
@@ -399,6 +404,27 @@ bool PacketPort::DescribeInterface(Napi::Env env) {
 
 bool PacketPort::AttachFilter(Napi::Env env, const Napi::Object& options) {
   Napi::Value value = options.Get("filter");
+  Napi::Value ebpf = options.Get("bpfProgramFd");
+  if (!ebpf.IsUndefined() && !ebpf.IsNull()) {
+    // An eBPF socket filter the caller loaded (a flow claim's, native/flow_claim.cc). A
+    // socket runs one filter, so it cannot come with a classic one as well.
+    if (!value.IsUndefined() && !value.IsNull()) {
+      ThrowType(env, "filter and bpfProgramFd exclude each other: a socket runs one filter");
+      return false;
+    }
+    const double fd = ebpf.IsNumber() ? ebpf.As<Napi::Number>().DoubleValue() : -1;
+    if (!(fd >= 0 && fd <= 0x7fffffff && double(int64_t(fd)) == fd)) {
+      ThrowType(env, "bpfProgramFd must be a file descriptor (an integer >= 0)");
+      return false;
+    }
+    // Attached before bind(), like the classic filter, so no frame the program refuses
+    // ever enters the ring. The socket holds its own reference to the program.
+    if (!SetInt(rx_fd_, SOL_SOCKET, SO_ATTACH_BPF, int(fd))) {
+      ThrowErrno(env, errno, "setsockopt(SO_ATTACH_BPF)", ifname_, kOpenWhat);
+      return false;
+    }
+    return true;
+  }
   if (value.IsUndefined() || value.IsNull()) return true;
   if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
     ThrowType(env, "filter must be a Uint32Array of [code, jt, jf, k] quadruples");
@@ -530,10 +556,45 @@ bool PacketPort::AcceptFrame(uint32_t header_end, uint32_t status, uint32_t snap
   }
   if ((status & TP_STATUS_CSUMNOTREADY) != 0) {
     // Locally generated with a partial checksum (CHECKSUM_PARTIAL, e.g. via veth with tx
-    // checksum offload on). Delivered, but counted: the sender's device should have
-    // tx-checksumming off for frames that will leave in a tunnel.
+    // checksum offload on, or a virtio NIC's host). Counted; with completeChecksums the
+    // TCP/UDP checksum is finished here, as skb_checksum_help would before a device
+    // without checksum offload, because the frame leaves by a path that will not.
     stats_[kPsRxChecksumPartial]++;
+    if (complete_checksums_) {
+      if (!CompleteChecksum(base_ + *mac_at, *length)) {
+        stats_[kPsRxChecksumUncompletable]++;
+        return false;
+      }
+      stats_[kPsRxChecksumCompleted]++;
+    }
   }
+  return true;
+}
+
+// A CHECKSUM_PARTIAL IPv4 TCP or UDP frame holds, in its checksum field, the folded
+// pseudo-header sum (tcp_v4_send_check / udp4_hwcsum: ~csum_tcpudp_magic(...)); the rest is
+// the sum over the transport header and payload. Only IPv4 TCP/UDP is completed: a partial
+// checksum of anything else is refused (false), never passed on wrong.
+bool PacketPort::CompleteChecksum(uint8_t* frame, uint32_t length) {
+  if (length < 14 + 20 || frame[12] != 0x08 || frame[13] != 0x00) return false;
+  uint8_t* ip = frame + 14;
+  const uint32_t header = uint32_t(ip[0] & 0x0f) * 4;
+  const uint32_t total = (uint32_t(ip[2]) << 8) | ip[3];
+  if ((ip[0] >> 4) != 4 || header < 20 || total < header || 14 + total > length) return false;
+  const uint8_t protocol = ip[9];
+  const uint32_t at = protocol == 6 ? 16 : protocol == 17 ? 6 : 0;
+  const uint32_t segment = total - header;
+  if (at == 0 || segment < at + 2) return false;
+  uint8_t* l4 = ip + header;
+  uint64_t sum = 0;
+  uint32_t i = 0;
+  for (; i + 1 < segment; i += 2) sum += (uint32_t(l4[i]) << 8) | l4[i + 1];
+  if (i < segment) sum += uint32_t(l4[i]) << 8;
+  while ((sum >> 16) != 0) sum = (sum & 0xffff) + (sum >> 16);
+  uint16_t checksum = uint16_t(~sum);
+  if (protocol == 17 && checksum == 0) checksum = 0xffff;  // RFC 768: zero means none
+  l4[at] = uint8_t(checksum >> 8);
+  l4[at + 1] = uint8_t(checksum);
   return true;
 }
 

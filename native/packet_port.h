@@ -34,6 +34,8 @@ enum PacketStat {
   kPsRxQueueFreezes,
   kPsTxKickRetries,
   kPsTxKickErrors,
+  kPsRxChecksumCompleted,
+  kPsRxChecksumUncompletable,
   kPsCount
 };
 
@@ -70,6 +72,8 @@ class PacketPort : public Napi::ObjectWrap<PacketPort> {
   }
   Napi::Value ReceiveBlocks(Napi::Env env, uint32_t* offsets, uint32_t* lengths, size_t cap);
   Napi::Value ReceiveFrames(Napi::Env env, uint32_t* offsets, uint32_t* lengths, uint32_t* sources, size_t cap);
+  // Finishes the TCP/UDP checksum of a CHECKSUM_PARTIAL IPv4 frame; false when it is not one.
+  static bool CompleteChecksum(uint8_t* frame, uint32_t length);
   // Checks one received frame (truncation, 802.1Q tag, checksum state); false: not delivered.
   bool AcceptFrame(uint32_t header_end, uint32_t status, uint32_t snap, uint32_t len, uint16_t tci,
                    uint16_t tpid, uint32_t* mac_at, uint32_t* length);
@@ -117,6 +121,7 @@ class PacketPort : public Napi::ObjectWrap<PacketPort> {
   uint32_t rx_release_ = 0;        // oldest block not yet given back to the kernel
   uint32_t rx_pending_ = 0;        // fully consumed blocks waiting for releaseRx()
   bool vlan_inline_ = false;      // restore 802.1Q tags into the frame instead of dropping
+  bool complete_checksums_ = false;  // finish CHECKSUM_PARTIAL TCP/UDP checksums before delivery
 
   // TX ring geometry (TPACKET_V2) and the writer's position in it.
   uint32_t tx_block_size_ = 0;

@@ -6,5 +6,6 @@ export { deleteTap, openTapPort, TapPort, type TapPortOptions, type TapPortStats
 export { TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_UFO } from './tap-port.js';
 export { waitReadable, WAIT_MAX_PORTS } from './wait.js';
 export { fabricFilter, packBpf, type BpfInstruction } from './bpf.js';
+export { CLAIM_COPY, CLAIM_DROP, openFlowClaim, type ClaimTuple, type FlowClaim, type FlowClaimOptions } from './flow-claim.js';
 export { createFakePortPair, FakePort, FakeSharedPort, type AddressedFrame, type FakePortOptions } from './fake-port.js';
 export { isPortOpenError, type PortOpenError } from './native.js';

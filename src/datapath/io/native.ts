@@ -77,6 +77,8 @@ export interface NativePacketOptions {
   vlanInline?: boolean;
   promiscuous?: boolean;
   filter?: Uint32Array;
+  bpfProgramFd?: number;
+  completeChecksums?: boolean;
   fanoutGroup?: number;
   fanoutMode?: number;
   fanoutFlags?: number;
@@ -93,9 +95,20 @@ export interface NativeTapOptions {
   txSlots?: number;
 }
 
+/** The addon's FlowClaim (native/flow_claim.cc): addresses and ports in host order. */
+export interface NativeFlowClaim {
+  socketFilterFd(): number;
+  attachIngress(ifindex: number): void;
+  detachIngress(): void;
+  set(src: number, dst: number, srcPort: number, dstPort: number, protocol: number, bits: number): void;
+  delete(src: number, dst: number, srcPort: number, dstPort: number, protocol: number): boolean;
+  close(): void;
+}
+
 export interface NativeModule {
   PacketPort: new (ifname: string, options: NativePacketOptions) => NativePort<NativePacketDescription>;
   TapPort: new (name: string, options: NativeTapOptions) => NativePort<NativeTapDescription>;
+  FlowClaim: new (options: { maxEntries: number; maxFrameLength: number }) => NativeFlowClaim;
   /** Every interface of the calling thread's namespace: name -> ifindex. */
   interfaceIndexes(): Record<string, number>;
   /** `ethtool -K ifname tx off tso off gso off`, by ioctl. */
@@ -107,6 +120,13 @@ export interface NativeModule {
   deleteTap(name: string): boolean;
   /** Copies lengths[i] bytes from src[srcOffsets[i]] to dst[dstOffsets[i]] for i < count; returns entries skipped as out of bounds. */
   copyFrames(src: Uint8Array, srcOffsets: Uint32Array, dst: Uint8Array, dstOffsets: Uint32Array, lengths: Uint32Array, count: number): number;
+  /** A non-blocking netlink socket bound to the kernel's `groups` (native/netlink_socket.h). */
+  netlinkOpen(protocol: number, groups: number[], receiveBufferBytes: number): { fd: number; port: number; receiveBufferBytes: number };
+  /** 0, or -errno. */
+  netlinkSend(fd: number, bytes: Uint8Array, length: number): number;
+  /** One datagram's length; 0 when none waits; -errno (-ENOBUFS: events lost; -EMSGSIZE: a datagram larger than `into`, lost). */
+  netlinkReceive(fd: number, into: Uint8Array): number;
+  netlinkClose(fd: number): void;
 }
 
 /**

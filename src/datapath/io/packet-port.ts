@@ -56,6 +56,14 @@ export interface PacketPortOptions {
   txFrameCount?: number;
   /** Classic BPF program run before a frame takes ring space (see fabricFilter). */
   filter?: readonly BpfInstruction[];
+  /**
+   * An eBPF socket-filter program (BPF_PROG_TYPE_SOCKET_FILTER) by file descriptor, such
+   * as a flow claim's socketFilterFd: attached with SO_ATTACH_BPF before the socket is
+   * bound, so no frame it refuses ever enters the ring. The socket holds its own
+   * reference; the caller may close the fd afterwards. Not with `filter` (a socket runs
+   * one filter).
+   */
+  bpfProgramFd?: number;
   /** PACKET_QDISC_BYPASS on the TX socket. Default true. */
   qdiscBypass?: boolean;
   /** PACKET_IGNORE_OUTGOING on the RX socket (Linux >= 4.20). Default true. */
@@ -67,6 +75,14 @@ export interface PacketPortOptions {
    * back into the frame (for a VLAN trunk carrying many tenants on one port). Default 'drop'.
    */
   vlanTags?: 'drop' | 'inline';
+  /**
+   * Finish the TCP/UDP checksum of an IPv4 frame that arrives with a partial one
+   * (CHECKSUM_PARTIAL: a local sender's, through veth, or a virtio host's) before handing it
+   * over, for frames that leave by a path that will not finish it (translated and sent on,
+   * or encapsulated). A partial frame that is not IPv4 TCP/UDP is refused and counted.
+   * Default false: such frames are delivered as they are and counted (rxChecksumPartial).
+   */
+  completeChecksums?: boolean;
   /** Put the interface in promiscuous mode while the port is open. Default false. */
   promiscuous?: boolean;
   /**
@@ -92,6 +108,10 @@ export interface PacketPortStats extends PortStats {
   txKickRetries: number;
   /** Kicks that failed otherwise (ENETDOWN, ENXIO). */
   txKickErrors: number;
+  /** Partial checksums finished before delivery (completeChecksums). */
+  rxChecksumCompleted: number;
+  /** Partial-checksum frames refused because they were not IPv4 TCP/UDP (completeChecksums). */
+  rxChecksumUncompletable: number;
 }
 
 /** Field order of the addon's stats array (native/packet_port.h, enum PacketStat). */
@@ -109,6 +129,8 @@ const PACKET_STAT_FIELDS = [
   'rxQueueFreezes',
   'txKickRetries',
   'txKickErrors',
+  'rxChecksumCompleted',
+  'rxChecksumUncompletable',
 ] as const satisfies readonly (keyof PacketPortStats)[];
 
 export class PacketPort implements FramePort {

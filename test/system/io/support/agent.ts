@@ -11,12 +11,14 @@ import { createRxBatch, createTxBatch, type FramePort } from '../../../../src/da
 import { fabricFilter } from '../../../../src/datapath/io/bpf.js';
 import { openPacketPort, openSharedPacketPort, type PacketPort, type PacketPortOptions, type SharedPacketPortOptions } from '../../../../src/datapath/io/packet-port.js';
 import { deleteTap, openTapPort, type TapPortOptions } from '../../../../src/datapath/io/tap-port.js';
+import { openFlowClaim, type ClaimTuple, type FlowClaim, type FlowClaimOptions } from '../../../../src/datapath/io/flow-claim.js';
 import { waitReadable } from '../../../../src/datapath/io/wait.js';
 
 type Args = Record<string, unknown>;
 
 const ports = new Map<string, FramePort>();
 const sockets = new Map<string, { socket: dgram.Socket; messages: string[] }>();
+const claims = new Map<string, FlowClaim>();
 let worker: { worker: Worker; result: Promise<unknown> } | undefined;
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
@@ -29,6 +31,12 @@ function port(args: Args): FramePort {
 
 function describe(p: FramePort): object {
   return { name: p.name, fd: p.fd, ifindex: p.ifindex, mac: hex(p.mac), frameCapacity: p.frameCapacity };
+}
+
+function claim(args: Args): FlowClaim {
+  const found = claims.get(String(args.claim));
+  if (found === undefined) throw new Error(`no flow claim ${String(args.claim)}`);
+  return found;
 }
 
 /** A port opened with openShared (admit/refuse exist on those only). */
@@ -157,6 +165,8 @@ const operations: Record<string, (args: Args) => unknown> = {
   openPacket: (args) => {
     const options = { ...(args.options as PacketPortOptions) };
     if (Array.isArray(args.fabricFilterFor)) options.filter = fabricFilter(args.fabricFilterFor as string[]);
+    // `claim`: the port runs that flow claim's socket filter.
+    if (args.claim !== undefined) options.bpfProgramFd = claim(args).socketFilterFd;
     const p = openPacketPort(String(args.ifname), options);
     ports.set(String(args.id), p);
     return { ...describe(p), geometry: p.geometry };
@@ -212,6 +222,33 @@ const operations: Record<string, (args: Args) => unknown> = {
   },
   udpCollect,
   udpSend,
+  claimOpen: (args) => {
+    const c = openFlowClaim(args.options as FlowClaimOptions);
+    claims.set(String(args.claim), c);
+    return { socketFilterFd: c.socketFilterFd };
+  },
+  claimAttach: (args) => {
+    claim(args).attachIngress(Number(args.ifindex));
+    return { ingressAttached: claim(args).ingressAttached };
+  },
+  claimDetach: (args) => {
+    claim(args).detachIngress();
+    return { ingressAttached: claim(args).ingressAttached };
+  },
+  claimSet: (args) => {
+    for (const tuple of args.tuples as ClaimTuple[]) claim(args).set(tuple, Number(args.bits));
+    return {};
+  },
+  claimDelete: (args) => ({ deleted: claim(args).delete(args.tuple as ClaimTuple) }),
+  claimClose: (args) => {
+    const c = claim(args);
+    c.close();
+    c.close();
+    claims.delete(String(args.claim));
+    return { socketFilterFd: c.socketFilterFd, ingressAttached: c.ingressAttached };
+  },
+  // Dies the way a crashed gateway does: no JavaScript cleanup runs, the kernel closes every fd.
+  crash: () => process.kill(process.pid, 'SIGKILL'),
   workerStart,
   workerResult: async () => {
     if (worker === undefined) throw new Error('no worker');
@@ -221,6 +258,7 @@ const operations: Record<string, (args: Args) => unknown> = {
   },
   exit: () => {
     for (const p of ports.values()) p.close();
+    for (const c of claims.values()) c.close();
     for (const { socket } of sockets.values()) socket.close();
     process.exit(0);
   },
