@@ -66,7 +66,7 @@ export async function startGateway(config: NvgwConfig, logger: Logger = createLo
         return { failed, phases };
       },
     };
-    datapath = new WorkerDatapath({ sharedTenantPort: config.datapath.sharedTenantPort }, (message) => {
+    datapath = new WorkerDatapath({ sharedTenantPort: config.datapath.sharedTenantPort, connectionOffload: config.datapath.connectionOffload }, (message) => {
       if (message.type === 'port-error') logger.error({ ifname: message.ifname, error: message.message }, 'data-path port could not be opened');
       if (message.type === 'fatal') logger.fatal({ error: message.message }, 'data-path worker failed');
     });

@@ -106,6 +106,12 @@ const schema = {
       default: 'auto',
       env: 'NVGW_DATAPATH_SHARED_TENANT_PORT',
     },
+    connectionOffload: {
+      doc: 'Carry the packets of established connections between tenants and external networks (NAT and routed) in the data path, once the kernel has opened them; false leaves every packet of them to the kernel\'s routing, conntrack and NAT.',
+      format: Boolean,
+      default: true,
+      env: 'NVGW_DATAPATH_CONNECTION_OFFLOAD',
+    },
     paMtu: { doc: 'MTU of the provider network; tenant interfaces get this minus the 42 bytes NVGRE adds.', format: 'nat', default: 1500, env: 'NVGW_DATAPATH_PA_MTU' },
     resyncSeconds: { doc: 'Full kernel and firewall reconcile period (drift repair).', format: 'nat', default: 30, env: 'NVGW_DATAPATH_RESYNC_SECONDS' },
     firstTable: { doc: 'First Linux routing table number given to a routing domain.', format: 'nat', default: 1000, env: 'NVGW_DATAPATH_FIRST_TABLE' },
@@ -122,7 +128,7 @@ export interface NvgwConfig {
   };
   state: { path: string; synchronous: 'full' | 'normal' };
   log: { level: (typeof LOG_LEVELS)[number] };
-  datapath: { fabricInterface: string; tenantInterfaceKind: 'veth' | 'tap'; routeBetweenVsids: boolean; sharedTenantPort: SharedTenantPortMode; paMtu: number; resyncSeconds: number; firstTable: number };
+  datapath: { fabricInterface: string; tenantInterfaceKind: 'veth' | 'tap'; routeBetweenVsids: boolean; sharedTenantPort: SharedTenantPortMode; connectionOffload: boolean; paMtu: number; resyncSeconds: number; firstTable: number };
 }
 
 export class ConfigError extends Error {

@@ -15,6 +15,8 @@ export const EVENTS = [
   { event: 'icmp-frag-needed-sent', description: 'ICMP fragmentation-needed (MTU = PA MTU - 42) sent back through the tunnel for an oversize DF packet' },
   { event: 'routed-between-vsids', description: 'inner IPv4 packet routed from one VSID of a routing domain to another by the data path itself (no kernel crossing)' },
   { event: 'inner-fragmented', description: 'oversize DF-clear inner IPv4 packet fragmented to the tenant MTU' },
+  { event: 'offloaded-outbound', description: 'tenant packet of an offloaded connection translated and sent out of the uplink by the data path (no kernel crossing)' },
+  { event: 'offloaded-inbound', description: 'uplink packet of an offloaded connection translated and encapsulated to its CA by the data path (no kernel crossing)' },
 ] as const;
 export type EventName = (typeof EVENTS)[number]['event'];
 

@@ -41,13 +41,18 @@ import { BROADCAST_MAC, ETHERNET_HEADER_LENGTH, ETHERTYPE_ARP, ETHERTYPE_IPV4, i
 import { flowIdForFrame } from '../packet/flow-hash.js';
 import { createIpv4Header, formatIpv4, internetChecksum, ipv4ChecksumValid, IP_PROTOCOL_ICMP, IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_MIN_HEADER_LENGTH, parseIpv4, setIpv4TotalLength } from '../packet/ipv4.js';
 import { formatIcmpFragmentationNeeded } from '../packet/icmp.js';
+import { applyNat } from '../packet/nat-rewrite.js';
 import { createNvgreFrame, decodeNvgreFrame } from '../packet/nvgre.js';
 import type { CounterWriter } from './counters.js';
 import type { FramePort, RxBatch, TxBatch } from './io/frame-port.js';
 import { createRxBatch, createTxBatch } from './io/frame-port.js';
 import type { DatapathTables, DomainRoute, RecordEntry, VsidTable } from './tables.js';
+import { IPPROTO_TCP, IPPROTO_UDP, isUplinkRoute, OffloadFlows } from './offload.js';
+import type { OffloadDomain, OffloadView } from './offload.js';
 
 const BATCH = 64;
+/** TCP flags the kernel's connection tracking must see: FIN, SYN, RST. */
+const TCP_SYN_FIN_RST = 0x07;
 const ROUND_BATCHES = 4;
 /** At most one ARP request per provider next hop per this many milliseconds. */
 const ARP_RETRY_MS = 1000;
@@ -81,6 +86,20 @@ function compileDomain(routes: readonly DomainRoute[]): CompiledDomain {
 }
 
 const maskOf = (length: number): number => (length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0);
+
+/** The longest-prefix match in a domain's routes (lowest metric among equals). */
+function lookupRoute(domain: CompiledDomain, dst: number): DomainRoute | undefined {
+  for (const length of domain.lengths) {
+    const route = domain.byLength.get(length)!.get((dst & maskOf(length)) >>> 0);
+    if (route) return route;
+  }
+  return undefined;
+}
+
+const readIpv4 = (buf: Uint8Array, at: number): number => ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
+
+/** Offloaded connections the data path carries at most (each direction is a table entry). */
+export const OFFLOAD_LIMIT = 262_144;
 
 const sameMembers = (set: ReadonlySet<number>, list: readonly number[]): boolean => set.size === list.length && list.every((n) => set.has(n));
 
@@ -198,6 +217,15 @@ export interface Tracer {
   step(step: string, detail: string): void;
 }
 
+/** An external network's interface, attached for connection offload. */
+interface Uplink {
+  ifindex: number;
+  port: FramePort;
+  rx: RxBatch;
+  egress: Egress;
+  mac: number;
+}
+
 interface Tenant {
   vsid: number;
   port: FramePort;
@@ -227,7 +255,7 @@ export class Dataplane {
    * What ports() listed after the fabric, in order (index + 1 = position in that list):
    * a tenant with its own port, or null for the shared tenant port.
    */
-  private polled: (Tenant | null)[] = [];
+  private polled: (Tenant | Uplink | null)[] = [];
   /** The one port for all tenants on veth (openSharedPacketPort), if there is one. */
   private hub: { port: FramePort; rx: RxBatch; egress: Egress; byIfindex: Map<number, Tenant> } | undefined;
   /** Tenant egresses written to in the current round. */
@@ -242,6 +270,11 @@ export class Dataplane {
   private readonly arp = createArpPacket();
   private ipId = 0;
   private tracer: Tracer | undefined;
+  /** Offloaded connections (offload.ts); the offload manager fills them. */
+  readonly offload = new OffloadFlows(OFFLOAD_LIMIT);
+  /** Mark of each routing domain with an external connection: the outbound offload key. */
+  private domainMarks = new Map<string, number>();
+  private readonly uplinks = new Map<number, Uplink>();
 
   constructor(
     private fabric: FramePort,
@@ -336,11 +369,50 @@ export class Dataplane {
     return tenant?.port;
   }
 
+  /** The routing domains with an external connection (their marks key outbound offloaded packets). */
+  setOffloadDomains(domains: readonly OffloadDomain[]): void {
+    this.domainMarks = new Map(domains.map((d) => [d.routingDomainId, d.mark]));
+  }
+
+  /**
+   * An uplink for connection offload: its receive ring holds only the frames of offloaded
+   * connections (the kernel filter a FlowClaim puts on it); its transmit ring carries
+   * offloaded packets out.
+   */
+  attachUplink(port: FramePort): void {
+    this.detachUplink(port.ifindex);
+    this.uplinks.set(port.ifindex, { ifindex: port.ifindex, port, rx: createRxBatch(port, BATCH), egress: new Egress(port, this.copier, this.markBusy), mac: readMac(port.mac, 0) });
+  }
+
+  detachUplink(ifindex: number): FramePort | undefined {
+    const uplink = this.uplinks.get(ifindex);
+    this.uplinks.delete(ifindex);
+    return uplink?.port;
+  }
+
+  /** What planOffload asks of the tables: where a domain's CA lives, and which addresses are external. */
+  readonly offloadView: OffloadView = {
+    vsidOfCa: (routingDomainId, ca) => {
+      const domain = this.domains.get(routingDomainId);
+      const route = domain && lookupRoute(domain, ca);
+      if (!route || route.vsid < 0) return -1;
+      const target = this.vsids.get(route.vsid);
+      const record = target?.byCa.get(ca);
+      return target && target.table.routingDomainId === routingDomainId && record && !record.nat ? route.vsid : -1;
+    },
+    isExternal: (routingDomainId, address) => {
+      const domain = this.domains.get(routingDomainId);
+      const route = domain && lookupRoute(domain, address);
+      return route !== undefined && isUplinkRoute(route);
+    },
+  };
+
   /** Every port, fabric first, for waiting on readiness; poll()'s ready indices refer to this list. */
   ports(): FramePort[] {
     const own = [...this.tenants.values()].filter((t) => t.rx !== undefined);
-    this.polled = this.hub ? [null, ...own] : own;
-    return [this.fabric, ...(this.hub ? [this.hub.port] : []), ...own.map((t) => t.port)];
+    const uplinks = [...this.uplinks.values()];
+    this.polled = [...(this.hub ? [null] : []), ...uplinks, ...own];
+    return [this.fabric, ...(this.hub ? [this.hub.port] : []), ...uplinks.map((u) => u.port), ...own.map((t) => t.port)];
   }
 
   /**
@@ -365,12 +437,14 @@ export class Dataplane {
     if (ready && readyCount >= 0 && readyCount <= ready.length) {
       for (let r = 0; r < readyCount; r++) {
         const index = ready[r]! - 1;
-        const tenant = this.polled[index];
-        if (tenant === null) handled += this.hub ? this.drainShared() : 0;
-        else if (tenant && this.tenants.get(tenant.vsid) === tenant) handled += this.drainTenant(tenant);
+        const polled = this.polled[index];
+        if (polled === null) handled += this.hub ? this.drainShared() : 0;
+        else if (polled && 'vsid' in polled) handled += this.tenants.get(polled.vsid) === polled ? this.drainTenant(polled) : 0;
+        else if (polled && this.uplinks.get(polled.ifindex) === polled) handled += this.drainUplink(polled);
       }
     } else {
       if (this.hub) handled += this.drainShared();
+      for (const uplink of this.uplinks.values()) handled += this.drainUplink(uplink);
       for (const tenant of this.tenants.values()) if (tenant.rx) handled += this.drainTenant(tenant);
     }
     this.fabricTx.flush();
@@ -465,6 +539,7 @@ export class Dataplane {
     const tenant = this.tenants.get(vsid);
     if (!tenant) return this.counters.drop('unknown-vsid', len, slot);
     if (innerLength > this.tenantMtu + ETHERNET_HEADER_LENGTH) return this.oversize(entry, tenant, buf, inner, innerLength, f.outerSrcIp, len);
+    if (this.offload.size > 0 && this.offloadOutbound(entry, buf, inner, innerLength)) return;
     if (this.routeBetweenVsids && this.routeToVsid(entry, buf, inner, innerLength)) return;
     const at = tenant.egress.slot();
     if (at < 0) return this.counters.drop('tx-ring-full', len, slot);
@@ -491,11 +566,7 @@ export class Dataplane {
     if (dst >= 0xe0000000) return false;
     const domain = this.domains.get(entry.table.routingDomainId);
     if (!domain) return false;
-    let route: DomainRoute | undefined;
-    for (const length of domain.lengths) {
-      route = domain.byLength.get(length)!.get((dst & maskOf(length)) >>> 0);
-      if (route) break;
-    }
+    const route = lookupRoute(domain, dst);
     if (!route || route.vsid < 0) return false;
     const target = this.vsids.get(route.vsid);
     const record = target?.byCa.get(dst);
@@ -515,6 +586,91 @@ export class Dataplane {
     this.counters.decap(entry.table.slot, innerLength);
     if (this.encapTo(target, record.pa, buf, inner, innerLength) === 'ok') this.counters.event('routed-between-vsids', innerLength);
     return true;
+  }
+
+  /**
+   * A tenant's packet of an offloaded connection: translated here and sent out of the
+   * uplink, instead of crossing the kernel's routing, conntrack and NAT. Only what the
+   * kernel would forward unchanged but for the translation is taken: IPv4 without options,
+   * not a fragment, TTL left, TCP without SYN/FIN/RST (the kernel's state machine must see
+   * those), a frame the uplink carries whole; everything else goes to the kernel, which
+   * knows the connection too.
+   */
+  private offloadOutbound(entry: CompiledVsid, buf: Uint8Array, inner: number, innerLength: number): boolean {
+    const l3 = inner + ETHERNET_HEADER_LENGTH;
+    if (innerLength < ETHERNET_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH + 8 || buf[inner + 12] !== 0x08 || buf[inner + 13] !== 0x00) return false;
+    if (buf[l3] !== 0x45 || (buf[l3 + 6]! & 0x3f) !== 0 || buf[l3 + 7] !== 0 || buf[l3 + 8]! <= 1) return false;
+    const protocol = buf[l3 + 9]!;
+    if (protocol === IPPROTO_TCP) {
+      if (innerLength < ETHERNET_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH + 20 || (buf[l3 + 33]! & TCP_SYN_FIN_RST) !== 0) return false;
+    } else if (protocol !== IPPROTO_UDP) {
+      return false;
+    }
+    if (((buf[l3 + 2]! << 8) | buf[l3 + 3]!) > innerLength - ETHERNET_HEADER_LENGTH) return false;
+    const mark = this.domainMarks.get(entry.table.routingDomainId);
+    if (mark === undefined || readMac(buf, inner) !== entry.table.gatewayMac) return false;
+    const flow = this.offload.outbound(protocol, mark, readIpv4(buf, l3 + 12), readIpv4(buf, l3 + 16), readIpv4(buf, l3 + 20));
+    if (!flow) return false;
+    const uplink = this.uplinks.get(flow.uplinkIfindex);
+    // No next-hop MAC yet (the kernel resolves it as it forwards these), or too large to carry whole: the kernel's.
+    if (!uplink || flow.nextHopMac < 0 || innerLength > uplink.port.frameCapacity) return false;
+    const slot = entry.table.slot;
+    const at = uplink.egress.slot();
+    if (at < 0) {
+      this.counters.drop('tx-ring-full', innerLength, slot);
+      return true;
+    }
+    applyNat(buf, l3, flow.plan.outbound.rewrite, flow.outboundDeltas);
+    writeMac(flow.nextHopMac, buf, inner);
+    writeMac(uplink.mac, buf, inner + 6);
+    uplink.egress.queueCopy(buf, inner, at, innerLength);
+    uplink.egress.commit(innerLength);
+    flow.packets++;
+    this.counters.decap(slot, innerLength);
+    this.counters.event('offloaded-outbound', innerLength);
+    this.tracer?.step('offload', `connection of routing domain ${entry.table.routingDomainId} offloaded from the kernel: translated to ${ipText(flow.plan.outbound.rewrite.src)}:${flow.plan.outbound.rewrite.srcPort} -> ${ipText(flow.plan.outbound.rewrite.dst)}:${flow.plan.outbound.rewrite.dstPort}, out of ${uplink.port.name}`);
+    return true;
+  }
+
+  private drainUplink(uplink: Uplink): number {
+    const rx = uplink.rx;
+    let handled = 0;
+    for (let b = 0; b < ROUND_BATCHES; b++) {
+      const n = uplink.port.receive(rx);
+      if (n === 0) break;
+      for (let i = 0; i < n; i++) this.fromUplink(uplink, rx.buffer, rx.offsets[i]!, rx.lengths[i]!);
+      this.fabricTx.runCopies();
+      uplink.port.releaseRx();
+      handled += n;
+      if (n < BATCH) break;
+    }
+    return handled;
+  }
+
+  /**
+   * A frame the uplink's claim took from the kernel (FlowClaim: only offloaded connections'
+   * packets reach this ring, and the kernel drops its own copy): translated back to the
+   * tenant's CA and encapsulated to the CA's current PA, so a migrated VM is followed.
+   */
+  private fromUplink(uplink: Uplink, buf: Uint8Array, off: number, len: number): void {
+    const l3 = off + ETHERNET_HEADER_LENGTH;
+    // The claim filter admits only frames that pass these checks; one that fails them, or
+    // names no offloaded connection, was claimed in the instant a connection was removed.
+    if (len < ETHERNET_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH + 8 || buf[off + 12] !== 0x08 || buf[off + 13] !== 0x00 || buf[l3] !== 0x45) return this.counters.drop('offload-unmatched', len);
+    const protocol = buf[l3 + 9]!;
+    const flow = this.offload.inbound(protocol, uplink.ifindex, readIpv4(buf, l3 + 12), readIpv4(buf, l3 + 16), readIpv4(buf, l3 + 20));
+    if (!flow) return this.counters.drop('offload-unmatched', len);
+    const target = this.vsids.get(flow.plan.vsid);
+    const record = target?.byCa.get(flow.plan.ca);
+    if (!target || !record || record.nat) return this.counters.drop('no-lookup-record', len, target?.table.slot ?? -1);
+    if (len > this.tenantMtu + ETHERNET_HEADER_LENGTH) return this.counters.drop('mtu-exceeded', len, target.table.slot);
+    applyNat(buf, l3, flow.plan.inbound.rewrite, flow.inboundDeltas);
+    writeMac(record.mac, buf, off);
+    writeMac(target.table.gatewayMac, buf, off + 6);
+    flow.packets++;
+    this.counters.event('offloaded-inbound', len);
+    this.tracer?.step('offload', `connection of routing domain ${flow.plan.domain.routingDomainId} offloaded from the kernel: translated to CA ${ipText(flow.plan.ca)}:${flow.plan.inbound.rewrite.dstPort} in VSID ${flow.plan.vsid}`);
+    this.encapTo(target, record.pa, buf, off, len);
   }
 
   private fromTenant(tenant: Tenant, buf: Uint8Array, off: number, len: number): void {

@@ -6,6 +6,7 @@ import { Worker } from 'node:worker_threads';
 import type { CounterSnapshot, VSID_COLUMNS } from './counters.js';
 import { CounterReader, createCounterMemory, MAX_VSID_SLOTS } from './counters.js';
 import type { FromWorker, SharedTenantPortMode, TenantSpec, ToWorker, WorkerInit } from './messages.js';
+import type { OffloadStats } from './offload-manager.js';
 import type { DatapathTables } from './tables.js';
 
 export interface DatapathStats extends CounterSnapshot {
@@ -20,6 +21,8 @@ export interface DatapathStatus {
   /** The veth tenants are read through the one shared packet port (else a port each). */
   sharedTenantPort?: boolean;
   portErrors: { ifname: string; message: string }[];
+  /** Connection offload: what the data path carries for the kernel, and what it left there. */
+  offload?: OffloadStats;
   error?: string;
 }
 
@@ -81,14 +84,14 @@ export class WorkerDatapath extends CountingDatapath implements DatapathPort {
   private readonly waiters: { generation: number; resolve: () => void }[] = [];
 
   constructor(
-    private readonly options: { sharedTenantPort: SharedTenantPortMode } = { sharedTenantPort: 'auto' },
+    private readonly options: { sharedTenantPort: SharedTenantPortMode; connectionOffload?: boolean } = { sharedTenantPort: 'auto' },
     private readonly onEvent: (message: FromWorker) => void = () => {},
   ) {
     super();
   }
 
   async start(fabricIfname: string, gatewayPas: number[], tables: DatapathTables, tenants: TenantSpec[], options: { reportMissing?: boolean } = {}): Promise<void> {
-    const init: WorkerInit = { fabricIfname, gatewayPas, counters: this.memory, tables, tenants, sharedTenantPort: this.options.sharedTenantPort, reportMissing: options.reportMissing ?? true };
+    const init: WorkerInit = { fabricIfname, gatewayPas, counters: this.memory, tables, tenants, sharedTenantPort: this.options.sharedTenantPort, reportMissing: options.reportMissing ?? true, connectionOffload: this.options.connectionOffload ?? true };
     this.current = { state: 'starting', fabricIfname, generation: -1, tenantPorts: [], portErrors: [] };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
     this.worker = worker;
@@ -163,6 +166,9 @@ export class WorkerDatapath extends CountingDatapath implements DatapathPort {
         break;
       case 'fatal':
         this.current = { ...this.current, state: 'failed', error: message.message };
+        break;
+      case 'offload':
+        this.current.offload = message.stats;
         break;
       default:
         break;

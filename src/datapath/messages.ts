@@ -1,4 +1,5 @@
 /** Messages between the control plane (main thread) and the data-path worker. */
+import type { OffloadStats } from './offload-manager.js';
 import type { DatapathTables } from './tables.js';
 
 /** on: one packet port for every veth tenant; off: one per VSID; auto: shared from SHARED_PORT_FROM VSIDs on. */
@@ -28,11 +29,14 @@ export interface WorkerInit {
   sharedTenantPort: SharedTenantPortMode;
   /** false: tenants whose interface does not exist yet are skipped silently (start before the first kernel pass). */
   reportMissing?: boolean;
+  /** Carry established connections to external networks in the data path (datapath.connectionOffload). */
+  connectionOffload?: boolean;
 }
 
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'applied'; generation: number; tenants: string[]; shared: boolean }
   | { type: 'port-error'; ifname: string; message: string }
+  | { type: 'offload'; stats: OffloadStats }
   | { type: 'fatal'; message: string }
   | { type: 'stopped' };

@@ -45,6 +45,16 @@ export function openSharedTenantPort(tenantMtu: number): PacketPort {
 }
 
 /**
+ * An uplink's port for connection offload: its receive ring takes only what the uplink's
+ * flow claim admits (the frames of offloaded connections, `claimFilterFd`), sized like the
+ * fabric's since external traffic converges here; its transmit ring carries offloaded
+ * packets out.
+ */
+export function openUplinkPort(ifname: string, claimFilterFd: number): PacketPort {
+  return openPacketPort(ifname, { bpfProgramFd: claimFilterFd, completeChecksums: true, rxBlockSize: 1 << 17, rxBlockCount: 16, txFrameCount: 1024 });
+}
+
+/**
  * sharedTenantPort "auto" shares from this many veth VSIDs on. Below it a port per VSID
  * is cheaper per packet: the shared port's socket is bound to every interface, so every
  * frame the namespace receives (fabric, uplinks) also runs its filter, which the bench
@@ -66,9 +76,13 @@ export class PortWaiter {
   private readonly fds: Int32Array;
   private readonly inMemory: boolean;
 
-  constructor(private readonly ports: readonly FramePort[]) {
+  /** `also`: more descriptors that end the wait (the conntrack socket); their indices follow the ports'. */
+  constructor(
+    private readonly ports: readonly FramePort[],
+    also: readonly number[] = [],
+  ) {
     this.inMemory = ports.some((p) => p.fd < 0);
-    this.fds = Int32Array.from(ports, (p) => p.fd);
+    this.fds = Int32Array.from([...ports.map((p) => p.fd), ...also.filter((fd) => fd >= 0)]);
   }
 
   /**

@@ -26,6 +26,7 @@ import { parseIp, parsePrefix, prefixContains } from '../model/ip.js';
 import type { IpPrefix } from '../model/ip.js';
 import { isOnLink } from '../model/resources.js';
 import { EXTERNAL_METRIC } from '../nat/intent.js';
+import type { OffloadTables } from './offload.js';
 
 export interface RecordEntry {
   /** IPv4 CA as uint32, or -1 for an IPv6 CA (matched by MAC only). */
@@ -89,6 +90,12 @@ export interface DatapathTables {
   routeBetweenVsids: boolean;
   /** Every domain's routes, replacing the previous set; absent when routes did not change. */
   domains?: DomainRoutes[];
+  /**
+   * Connection offload (datapath/offload.ts): the domains with an external connection, with
+   * the mark and zone their connections carry, and their uplinks; replacing the previous
+   * set; absent when unchanged. An empty set switches offload off.
+   */
+  offload?: OffloadTables;
 }
 
 export interface TableOptions {
@@ -280,4 +287,33 @@ export function nextHopFor(state: DesiredState, pa: number): number {
     if (!best || candidate.length > best.length || (candidate.length === best.length && candidate.metric < best.metric)) best = candidate;
   }
   return best ? best.nextHop : -1;
+}
+
+/**
+ * What connection offload needs of the external connections: each connected domain's mark
+ * (its routing table) and conntrack zone, as nvgw's firewall puts them on its connections,
+ * and each uplink's network. Domains whose table or zone is not allocated yet are left out
+ * (their connections cannot carry those marks yet either).
+ */
+export function offloadTables(state: DesiredState, markOf: (routingDomainId: string) => number | undefined, zoneOf: (routingDomainId: string) => number | undefined): OffloadTables {
+  const networks = new Map([...state.list('externalNetworks')].map((n) => [n.interface, n]));
+  const domains: OffloadTables['domains'] = [];
+  const used = new Set<string>();
+  for (const connection of [...state.list('natConnections'), ...state.list('routedConnections')]) {
+    const mark = markOf(connection.routingDomainId);
+    const zone = zoneOf(connection.routingDomainId);
+    if (mark === undefined || zone === undefined || !networks.has(connection.interface)) continue;
+    domains.push({ routingDomainId: connection.routingDomainId, mark, zone, uplink: connection.interface });
+    used.add(connection.interface);
+  }
+  const uplinks: OffloadTables['uplinks'] = [];
+  for (const ifname of [...used].sort()) {
+    const net = networks.get(ifname)!;
+    const address = ipv4ToNumber(net.address);
+    if (address < 0) continue;
+    const mask = net.prefixLength === 0 ? 0 : (0xffffffff << (32 - net.prefixLength)) >>> 0;
+    uplinks.push({ ifname, network: (address & mask) >>> 0, prefixLength: net.prefixLength, defaultGateway: net.defaultGateway === '' ? -1 : ipv4ToNumber(net.defaultGateway) });
+  }
+  domains.sort((a, b) => a.mark - b.mark);
+  return { domains, uplinks };
 }

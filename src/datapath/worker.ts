@@ -5,11 +5,21 @@
  * messages from the control plane) apply between two batches: a lookup-record change
  * reaches the next packet without a restart and without touching other flows.
  */
+import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { openConntrackChannel } from '../kernel/conntrack-channel.js';
+import type { ConntrackChannel } from '../kernel/conntrack-channel.js';
+import { createNeighbourReader } from '../kernel/neighbour-reader.js';
+import type { NeighbourReader } from '../kernel/neighbour-reader.js';
 import { CounterWriter } from './counters.js';
-import { Dataplane } from './dataplane.js';
+import { Dataplane, OFFLOAD_LIMIT } from './dataplane.js';
+import { openFlowClaim } from './io/flow-claim.js';
+import type { FlowClaim } from './io/flow-claim.js';
 import type { FromWorker, TenantSpec, ToWorker, WorkerInit } from './messages.js';
-import { copyFrames, interfaceIndexes, openFabricPort, openSharedTenantPort, openTenantPort, PortWaiter, SHARED_PORT_FROM } from './ports.js';
+import type { OffloadTables } from './offload.js';
+import { OffloadManager } from './offload-manager.js';
+import type { AttachedUplink, ConntrackTimeouts } from './offload-manager.js';
+import { copyFrames, interfaceIndexes, openFabricPort, openSharedTenantPort, openTenantPort, openUplinkPort, PortWaiter, SHARED_PORT_FROM } from './ports.js';
 import type { FramePort } from './io/frame-port.js';
 import type { PacketPort } from './io/packet-port.js';
 
@@ -28,6 +38,113 @@ let tenantsVersion = 0;
 let shared: { port: PacketPort; mtu: number } | undefined;
 let sharedFailed = false;
 let tenantMtu = init.tables.tenantMtu;
+
+/** Connection offload (offload-manager.ts): started with the first connected domain; off when switched off or when the kernel lacks ctnetlink. */
+let offload: { manager: OffloadManager; channel: ConntrackChannel; neighbours: NeighbourReader } | undefined;
+let offloadFailed = init.connectionOffload === false;
+let offloadTables: OffloadTables = { domains: [], uplinks: [] };
+/** Uplinks attached for offload: the port, its claim, and whether the claim's tcx half is in place (inbound offload). */
+const uplinkPorts = new Map<string, { port: PacketPort; claim: FlowClaim; inbound: boolean }>();
+/** Uplinks the tables name that could not be opened yet (the interface may appear later). */
+let uplinkRetryAt = 0;
+const OFFLOAD_TICK_MS = 250;
+const UPLINK_RETRY_MS = 5000;
+
+/** The kernel's conntrack timeouts in this namespace (the defaults where a key cannot be read). */
+function conntrackTimeouts(): ConntrackTimeouts {
+  const read = (key: string, fallback: number) => {
+    try {
+      const value = Number(readFileSync(`/proc/sys/net/netfilter/nf_conntrack_${key}`, 'utf8').trim());
+      return Number.isInteger(value) && value > 0 ? value : fallback;
+    } catch {
+      return fallback;
+    }
+  };
+  return { udp: read('udp_timeout', 30), udpStream: read('udp_timeout_stream', 120), tcpEstablished: read('tcp_timeout_established', 432000) };
+}
+
+function startOffload(): OffloadManager | undefined {
+  if (offload) return offload.manager;
+  if (offloadFailed) return undefined;
+  let channel: ConntrackChannel | undefined;
+  try {
+    channel = openConntrackChannel();
+    const neighbours = createNeighbourReader();
+    const ct = channel;
+    const manager = new OffloadManager(dataplane.offload, dataplane.offloadView, { update: (entry, change) => ct.update(entry, change), dump: () => ct.dump() }, (ifindex) => neighbours.read(ifindex), conntrackTimeouts());
+    channel.onMessage((message) => manager.handle(message));
+    channel.onOverrun(() => manager.handle({ kind: 'overrun' }));
+    channel.onError((error) => send({ type: 'port-error', ifname: 'conntrack', message: `conntrack events: ${error.message}` }));
+    offload = { manager, channel, neighbours };
+    tenantsVersion++; // the poll list takes the conntrack socket
+    return manager;
+  } catch (error) {
+    channel?.close();
+    offloadFailed = true;
+    send({ type: 'port-error', ifname: 'conntrack', message: `connection offload unavailable, the kernel carries every connection: ${(error as Error).message}` });
+    return undefined;
+  }
+}
+
+/** Opens the uplink's claim and port; the claim's tcx half may be missing (Linux < 6.6): outbound offload only then. */
+function openUplink(ifname: string): void {
+  let claim: FlowClaim | undefined;
+  try {
+    claim = openFlowClaim({ maxEntries: OFFLOAD_LIMIT, maxFrameLength: tenantMtu + 14 });
+    const port = openUplinkPort(ifname, claim.socketFilterFd);
+    let inbound = true;
+    try {
+      claim.attachIngress(port.ifindex);
+    } catch (error) {
+      inbound = false;
+      send({ type: 'port-error', ifname, message: `inbound connection offload unavailable (outbound only): ${(error as Error).message}` });
+    }
+    dataplane.attachUplink(port);
+    uplinkPorts.set(ifname, { port, claim, inbound });
+    tenantsVersion++;
+  } catch (error) {
+    claim?.close();
+    send({ type: 'port-error', ifname, message: `uplink not opened for connection offload: ${(error as Error).message}` });
+  }
+}
+
+function closeUplink(ifname: string): void {
+  const entry = uplinkPorts.get(ifname);
+  if (!entry) return;
+  uplinkPorts.delete(ifname);
+  entry.claim.close(); // tcx detached: the kernel sees every frame again
+  dataplane.detachUplink(entry.port.ifindex);
+  entry.port.close();
+  tenantsVersion++;
+}
+
+/** New offload tables: the domains' marks, the uplinks' ports and claims, and the manager's view of both. */
+function setOffload(tables: OffloadTables): void {
+  offloadTables = tables;
+  dataplane.setOffloadDomains(tables.domains);
+  const manager = tables.domains.length > 0 ? startOffload() : offload?.manager;
+  const wanted = new Set(manager ? tables.uplinks.map((u) => u.ifname) : []);
+  for (const ifname of wanted) if (!uplinkPorts.has(ifname)) openUplink(ifname);
+  uplinkRetryAt = Date.now() + UPLINK_RETRY_MS;
+  const attached = new Map<string, AttachedUplink>();
+  for (const [ifname, entry] of uplinkPorts) if (wanted.has(ifname)) attached.set(ifname, { ifindex: entry.port.ifindex, claim: entry.inbound ? entry.claim : undefined });
+  // The manager lets go of an uplink's connections before its port and claim go.
+  manager?.setTables(tables, attached);
+  for (const ifname of [...uplinkPorts.keys()]) if (!wanted.has(ifname)) closeUplink(ifname);
+}
+
+let statsText = '';
+function offloadTick(now: number): void {
+  if (!offload) return;
+  if (now >= uplinkRetryAt && offloadTables.uplinks.some((u) => !uplinkPorts.has(u.ifname))) setOffload(offloadTables);
+  offload.manager.tick();
+  const stats = offload.manager.stats();
+  const text = JSON.stringify(stats);
+  if (text !== statsText) {
+    statsText = text;
+    send({ type: 'offload', stats });
+  }
+}
 
 function detach(vsid: number): void {
   const entry = open.get(vsid);
@@ -126,6 +243,7 @@ port.on('message', (message: ToWorker) => {
   switch (message.type) {
     case 'tables': {
       dataplane.setTables(message.tables);
+      if (message.tables.offload) setOffload(message.tables.offload);
       const outgrown = shared !== undefined && message.tables.tenantMtu > shared.mtu;
       tenantMtu = message.tables.tenantMtu;
       // Frames now larger than the shared port's slots: reopen it for the tenants it served.
@@ -156,6 +274,7 @@ port.on('message', (message: ToWorker) => {
 });
 
 dataplane.setTables(init.tables);
+if (init.tables.offload) setOffload(init.tables.offload);
 setTenants(init.tenants, init.reportMissing ?? true);
 send({ type: 'ready' });
 
@@ -166,15 +285,29 @@ async function loop(): Promise<void> {
   let seen = tenantsVersion;
   // Which ports poll(2) found readable: a round then looks at those (and the fabric) only.
   const ready = new Int32Array(1024);
+  let nextTick = 0;
   while (running) {
     if (seen !== tenantsVersion) {
-      waiter = new PortWaiter(dataplane.ports());
+      waiter = new PortWaiter(dataplane.ports(), offload ? [offload.channel.fd] : []);
       seen = tenantsVersion;
     }
     const count = waiter.wait(1, ready);
     dataplane.poll(ready, count);
+    if (offload) {
+      offload.channel.pump();
+      const now = Date.now();
+      if (now >= nextTick) {
+        nextTick = now + OFFLOAD_TICK_MS;
+        offloadTick(now);
+      }
+    }
     await yieldToEvents();
   }
+  // Every connection back to the kernel before the ports go.
+  offload?.manager.clear();
+  for (const ifname of [...uplinkPorts.keys()]) closeUplink(ifname);
+  offload?.channel.close();
+  offload?.neighbours.close();
   for (const entry of open.values()) if (entry.ifindex === 0) entry.port.close();
   shared?.port.close();
   for (const p of dataplane.ports().slice(0, 1)) p.close();

@@ -44,6 +44,7 @@ export const DROP_REASONS = [
   { reason: 'tx-ring-full', description: 'the egress port had no free transmit slot' },
   { reason: 'arp-unanswerable', description: 'ARP request from the gateway for a CA no lookup record names (suppressed, never flooded)' },
   { reason: 'tenant-port-detached', description: 'frame from a tenant interface whose VSID was just removed (still in the shared receive ring)' },
+  { reason: 'offload-unmatched', description: 'frame claimed from an uplink for an offloaded connection that was removed in the same instant' },
 ] as const;
 
 export type DropReason = (typeof DROP_REASONS)[number]['reason'];

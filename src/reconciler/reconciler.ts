@@ -12,7 +12,7 @@ import type { ConfigService } from '../control/config-service.js';
 import type { DatapathPort } from '../datapath/engine.js';
 import type { TenantSpec } from '../datapath/messages.js';
 import type { NotForwardedRecord } from '../datapath/tables.js';
-import { buildTables, gatewayPasOf } from '../datapath/tables.js';
+import { buildTables, gatewayPasOf, offloadTables } from '../datapath/tables.js';
 import type { TableOptions } from '../datapath/tables.js';
 import type { FirewallPort } from '../firewall/iptables.js';
 import type { Backend, KernelIntent } from '../kernel/intent.js';
@@ -94,6 +94,8 @@ export class Reconciler {
    * records that leaves a VSID's signature equal needs no kernel pass (see onChange).
    */
   private kernelRecords = new Map<number, string>();
+  /** The connection-offload tables last sent to the data path (JSON), so a pass sends them only when they change. */
+  private offloadSent = '';
 
   constructor(
     private readonly service: ConfigService,
@@ -115,6 +117,8 @@ export class Reconciler {
     // VSIDs takes tens of seconds and mostly finds nothing to change). Interfaces that do
     // not exist yet are attached once the pass has created them.
     const build = buildTables(this.service.current, ++this.generation, (vsid) => this.datapath.slotOf(vsid), this.tableOptions());
+    build.tables.offload = this.offloadTables();
+    this.offloadSent = JSON.stringify(build.tables.offload);
     this.notForwarded = build.notForwarded;
     await this.datapath.start(this.options.fabricIfname, [...gatewayPasOf(this.service.current)], build.tables, this.tenantSpecs(), { reportMissing: false });
     await this.kernelPass();
@@ -194,6 +198,7 @@ export class Reconciler {
         await this.kernelPass();
         this.datapath.setGatewayPas([...gatewayPasOf(this.service.current)]);
         this.datapath.setTenants(this.tenantSpecs());
+        this.sendOffloadTables();
       } while (this.again && !this.stopped);
     })()
       .catch((error: unknown) => this.logger.error({ err: error }, 'reconcile pass failed'))
@@ -267,6 +272,25 @@ export class Reconciler {
     const phases = report.phases ? { ...report.phases, offloadsMs: firewallFrom - offloadsFrom, firewallMs: Date.now() - firewallFrom } : undefined;
     this.lastPass = { at: new Date(started).toISOString(), durationMs: Date.now() - started, ...(phases ? { phases } : {}), failed: report.failed, ...(firewallError ? { firewallError } : {}) };
     if (report.failed.length > 0) this.logger.error({ failed: report.failed }, 'some kernel objects could not be reconciled');
+  }
+
+  /**
+   * The domains with an external connection, by the mark and zone their connections carry.
+   * Sent after a kernel pass, when the firewall that gives connections those marks is in
+   * place (a new domain's table and zone are allocated by the pass).
+   */
+  private offloadTables() {
+    const allocations = this.allocations.allocations();
+    return offloadTables(this.service.current, (rd) => allocations.get(`${TABLE_PREFIX}${rd}`), (rd) => allocations.get(`${ZONE_PREFIX}${rd}`));
+  }
+
+  private sendOffloadTables(): void {
+    const offload = this.offloadTables();
+    const text = JSON.stringify(offload);
+    if (text === this.offloadSent) return;
+    this.offloadSent = text;
+    const build = buildTables(this.service.current, ++this.generation, (vsid) => this.datapath.slotOf(vsid), this.tableOptions(new Set()));
+    this.datapath.update({ ...build.tables, offload });
   }
 
   private tableOptions(only?: ReadonlySet<number>, routes = false): TableOptions {

@@ -82,3 +82,50 @@ export function nvgreFrame(outer: OuterSpec, inner: Buffer): Buffer {
   inner.copy(buf, 42);
   return buf;
 }
+
+/** The TCP/UDP checksum of the IPv4 packet at buf[l3] (header without options), over pseudo-header and segment. */
+export function transportChecksum(buf: Uint8Array, l3: number): number {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
+  const total = b.readUInt16BE(l3 + 2);
+  const segment = total - 20;
+  const pseudo = Buffer.alloc(12 + segment);
+  b.copy(pseudo, 0, l3 + 12, l3 + 20);
+  pseudo[9] = b[l3 + 9]!;
+  pseudo.writeUInt16BE(segment, 10);
+  b.copy(pseudo, 12, l3 + 20, l3 + 20 + segment);
+  let sum = 0;
+  for (let i = 0; i < pseudo.length; i += 2) sum += (pseudo[i]! << 8) | (pseudo[i + 1] ?? 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/** An Ethernet/IPv4/TCP frame (20-byte header, the given flags, default ACK) with correct checksums. */
+export function tcpFrame(spec: InnerSpec & { flags?: number }): Buffer {
+  const payload = spec.payload ?? 10;
+  const buf = Buffer.alloc(14 + 20 + 20 + payload, 0xcd);
+  formatEthernet({ dst: macNum(spec.dstMac), src: macNum(spec.srcMac), tpid: 0, tci: 0, ethertype: 0x0800, headerLength: 0 }, buf, 0);
+  formatIpv4(
+    { headerLength: 20, tos: 0, totalLength: 40 + payload, id: 1, flags: 2, fragmentOffset: 0, ttl: 64, protocol: 6, checksum: 0, src: ip(spec.srcIp), dst: ip(spec.dstIp) },
+    buf,
+    14,
+  );
+  buf.writeUInt16BE(spec.srcPort ?? 40000, 34);
+  buf.writeUInt16BE(spec.dstPort ?? 443, 36);
+  buf.writeUInt32BE(1000, 38);
+  buf.writeUInt32BE(2000, 42);
+  buf[46] = 0x50;
+  buf[47] = spec.flags ?? 0x10;
+  buf.writeUInt16BE(0xffff, 48);
+  buf.writeUInt16BE(0, 50);
+  buf.writeUInt16BE(0, 52);
+  buf.writeUInt16BE(transportChecksum(buf, 14), 50);
+  return buf;
+}
+
+/** Sets the UDP checksum of an Ethernet/IPv4/UDP frame built by udpFrame (which leaves it 0, "none"). */
+export function withUdpChecksum(frame: Buffer): Buffer {
+  frame.writeUInt16BE(0, 40);
+  const checksum = transportChecksum(frame, 14);
+  frame.writeUInt16BE(checksum === 0 ? 0xffff : checksum, 40);
+  return frame;
+}

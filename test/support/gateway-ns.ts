@@ -38,7 +38,7 @@ export interface NsGateway {
 
 let calls = 0;
 
-export async function startGatewayInNs(lab: Lab, ns: string, options: { fabricIfname: string; port?: number; tenantKind?: 'veth' | 'tap'; routeBetweenVsids?: boolean; resyncSeconds?: number; sharedTenantPort?: 'auto' | 'on' | 'off' }): Promise<NsGateway> {
+export async function startGatewayInNs(lab: Lab, ns: string, options: { fabricIfname: string; port?: number; tenantKind?: 'veth' | 'tap'; routeBetweenVsids?: boolean; resyncSeconds?: number; sharedTenantPort?: 'auto' | 'on' | 'off'; connectionOffload?: boolean }): Promise<NsGateway> {
   const dir = join(lab.tmpDir, `gw-${ns}`);
   const port = options.port ?? 8470;
   const { mkdirSync } = await import('node:fs');
@@ -51,7 +51,7 @@ export async function startGatewayInNs(lab: Lab, ns: string, options: { fabricIf
       api: { port, tokenFile },
       state: { path: join(dir, 'state.db') },
       log: { level: 'info' },
-      datapath: { fabricInterface: options.fabricIfname, tenantInterfaceKind: options.tenantKind ?? 'veth', resyncSeconds: options.resyncSeconds ?? 5, routeBetweenVsids: options.routeBetweenVsids ?? true, sharedTenantPort: options.sharedTenantPort ?? 'auto' },
+      datapath: { fabricInterface: options.fabricIfname, tenantInterfaceKind: options.tenantKind ?? 'veth', resyncSeconds: options.resyncSeconds ?? 5, routeBetweenVsids: options.routeBetweenVsids ?? true, sharedTenantPort: options.sharedTenantPort ?? 'auto', connectionOffload: options.connectionOffload ?? true },
     }),
   );
   const child = lab.spawn(ns, [process.execPath, join(repoRoot, 'bin', 'nvgw.js'), 'serve', '--config', configFile]);

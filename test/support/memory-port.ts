@@ -22,9 +22,9 @@ export class MemoryPort implements FramePort {
   constructor(
     readonly name: string,
     readonly mac: Uint8Array,
-    options: { rxSlots?: number; txSlots?: number; frameCapacity?: number } = {},
+    options: { rxSlots?: number; txSlots?: number; frameCapacity?: number; ifindex?: number } = {},
   ) {
-    this.ifindex = 1;
+    this.ifindex = options.ifindex ?? 1;
     this.frameCapacity = options.frameCapacity ?? 1514 + 42;
     this.rxMemory = new Uint8Array((options.rxSlots ?? 256) * SLOT);
     this.txSlots = options.txSlots ?? 256;

@@ -290,6 +290,7 @@ describe('decodeNvgreFrame', () => {
       'tx-ring-full',
       'arp-unanswerable',
       'tenant-port-detached',
+      'offload-unmatched',
     ]);
     const decoderReasons = DROP_REASONS.map((d) => d.reason).filter((r) => !decidedElsewhere.has(r));
     assert.deepEqual(new Set(dropCases.map(([r]) => r)), new Set(decoderReasons));
