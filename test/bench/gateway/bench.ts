@@ -7,7 +7,7 @@
  *
  *   npm run bench                         everything, 3 rounds
  *   BENCH_ROUNDS=5 BENCH_SECONDS=5 npm run bench
- *   BENCH_PHASES=rows,latency npm run bench     any of rows, nat, latency, tcp, scale (or hold)
+ *   BENCH_PHASES=rows,latency npm run bench     any of rows, nat, latency, tcp, scale (or hold; hold,nat holds the NAT set-up)
  *   BENCH_GATEWAYS=A,C                          a subset of the gateways (not for scale)
  *   BENCH_SCALE=10,100,1000,4000                VSID counts of the scale steps (nvgw only)
  *   BENCH_ROUTE_BETWEEN_VSIDS=false             nvgw leaves VSID-to-VSID routing to the kernel
@@ -461,9 +461,12 @@ async function main(): Promise<void> {
     }
 
     if (PHASES.has('hold')) {
+      // hold with nat: the NAT rows' set-up (the gateways NAT the external network).
+      const held: Direction[] = PHASES.has('nat') ? ['decap-nat', 'encap-nat'] : ['decap', 'encap'];
       for (const u of units) {
+        if (PHASES.has('nat')) await u.enableNat();
         log(`${u.id}: gen ${u.genNs} (pid ${u.genPid}), gateway ${u.gwNs}, sink ${u.sinkNs}, fabric ${u.fabNs}; gateway pids ${u.gatewayPids().join(' ')}`);
-        for (const direction of ['decap', 'encap'] as const) {
+        for (const direction of held) {
           for (const length of SIZES) {
             const path = u.path(direction);
             const config = writeTrafgenConfig(join(lab.tmpDir, `${u.id}-${direction}-${length}.cfg`), path.frame(length));

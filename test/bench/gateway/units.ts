@@ -47,6 +47,8 @@ export const GATEWAY_CPU = 1;
 export const ROUTE_BETWEEN_VSIDS = process.env.BENCH_ROUTE_BETWEEN_VSIDS !== 'false';
 /** BENCH_SHARED_TENANT_PORT=on|off: nvgw's datapath.sharedTenantPort (default auto: a port per VSID below 64 VSIDs). */
 export const SHARED_TENANT_PORT = (process.env.BENCH_SHARED_TENANT_PORT ?? 'auto') as 'auto' | 'on' | 'off';
+/** BENCH_CONNECTION_OFFLOAD=off: nvgw leaves every packet of external connections to the kernel (datapath.connectionOffload false). */
+export const CONNECTION_OFFLOAD = process.env.BENCH_CONNECTION_OFFLOAD !== 'off';
 
 export const GW_PA = '10.1.1.40';
 export const GEN_PA = '10.1.1.21';
@@ -160,9 +162,12 @@ async function fabric(lab: Lab, x: string): Promise<Fabric> {
   };
 }
 
-/** The generator's external side: gen:ext 172.16.0.2 <-> gateway:nbx<x> 172.16.0.1. */
-async function external(lab: Lab, f: Fabric, gwNs: string, x: string): Promise<string> {
-  await lab.veth({ ns: f.genNs, ifname: 'ext', addresses: [`${EXT_HOST}/24`] }, { ns: gwNs, ifname: `nbx${x}`, addresses: [`${EXT_GW}/24`] });
+/**
+ * The generator's external side: gen:ext 172.16.0.2 <-> gateway:nbx<x> 172.16.0.1 (the
+ * gateway's address is left to nvgw's external network where `ownAddress` is false).
+ */
+async function external(lab: Lab, f: Fabric, gwNs: string, x: string, ownAddress = true): Promise<string> {
+  await lab.veth({ ns: f.genNs, ifname: 'ext', addresses: [`${EXT_HOST}/24`] }, { ns: gwNs, ifname: `nbx${x}`, ...(ownAddress ? { addresses: [`${EXT_GW}/24`] } : {}) });
   await lab.addRoute(f.genNs, '192.168.0.0/16', { via: EXT_GW });
   f.genExtMac = await linkMac(f.genNs, 'ext');
   // Strict reverse-path filtering would judge 172.16.0.2 by the main table only.
@@ -181,8 +186,12 @@ async function kernelNat(lab: Lab, gwNs: string, uplink: string): Promise<void> 
 const rec = (ca: string, vsid: number, mac: string, pa: string, vmName: string) => ({ customerAddress: ca, virtualSubnetId: vsid, macAddress: mac, providerAddress: pa, vmName });
 const onLink = (vsid: number, prefix: string) => ({ routingDomainId: BLUE, virtualSubnetId: vsid, destinationPrefix: prefix, nextHop: '0.0.0.0' });
 
-/** nvgw's desired state: one routing domain, VSIDs 5001 and 5002, the gateway's CAs and the VMs; with `nat`, the NAT rows' connection. */
-export function nvgwState(nat?: { uplink: string }) {
+/**
+ * nvgw's desired state: one routing domain, VSIDs 5001 and 5002, the gateway's CAs and the
+ * VMs, attached to the external network on `uplink`: routed (the encap rows) or, with
+ * `nat`, through the NAT rows' connection.
+ */
+export function nvgwState(uplink: string, nat = false) {
   return {
     routingDomains: [{ routingDomainId: BLUE, name: 'blue' }],
     virtualSubnets: [
@@ -199,20 +208,20 @@ export function nvgwState(nat?: { uplink: string }) {
       rec(VM.tcp3.ip, 5002, VM.tcp3.mac, H2_PA, 'tcp3'),
     ],
     providerAddresses: [{ interface: 'fab0', providerAddress: GW_PA, prefixLength: 24 }],
+    externalNetworks: [{ interface: uplink, name: 'bench-uplink', address: EXT_GW, prefixLength: 24, defaultGateway: '' }],
     ...(nat
       ? {
-          externalNetworks: [{ interface: nat.uplink, name: 'bench-uplink', address: EXT_GW, prefixLength: 24, defaultGateway: '' }],
           natConnections: [
             {
               routingDomainId: BLUE,
               name: 'bench-nat',
-              interface: nat.uplink,
+              interface: uplink,
               externalAddresses: NAT_ADDRESS,
               rules: [{ name: 'udp-forward', protocol: 'UDP', externalAddress: NAT_ADDRESS, externalPort: NAT_PORT, internalAddress: VM.dst.ip, internalPort: NAT_PORT }],
             },
           ],
         }
-      : {}),
+      : { routedConnections: [{ routingDomainId: BLUE, name: 'bench-routed', interface: uplink }] }),
   };
 }
 
@@ -260,21 +269,16 @@ export async function buildNvgw(lab: Lab): Promise<Unit & { gateway(): NsGateway
   const f = await fabric(lab, x);
   const gwNs = await lab.namespace('gwa');
   await lab.veth({ ns: gwNs, ifname: 'fab0' }, { ns: f.fabNs, ifname: `nbw${x}`, master: 'br0' });
-  const ext = await external(lab, f, gwNs, x);
+  const ext = await external(lab, f, gwNs, x, false);
   // BENCH_ROUTE_BETWEEN_VSIDS=false: the kernel routes VSID 5001 -> 5002 (the data path's
-  // own routing off), for before/after figures in one topology.
-  const gw = await startGatewayInNs(lab, gwNs, { fabricIfname: 'fab0', routeBetweenVsids: ROUTE_BETWEEN_VSIDS, sharedTenantPort: SHARED_TENANT_PORT });
-  const put = await gw.ok('PUT', '/v1/config', nvgwState());
+  // own routing off), for before/after figures in one topology; BENCH_CONNECTION_OFFLOAD=off
+  // likewise leaves the external connections to the kernel.
+  const gw = await startGatewayInNs(lab, gwNs, { fabricIfname: 'fab0', routeBetweenVsids: ROUTE_BETWEEN_VSIDS, sharedTenantPort: SHARED_TENANT_PORT, connectionOffload: CONNECTION_OFFLOAD });
+  // The external network is routed to the domain (a routed connection): what enters on it is
+  // routed in the domain's table, which knows the way back.
+  const put = await gw.ok('PUT', '/v1/config', nvgwState(ext));
   const status = await waitReconciled(gw, put.sentAt, 2, 60_000);
   if (status.datapath?.state !== 'running') throw new Error(`nvgw data path is ${status.datapath?.state}: ${status.datapath?.error ?? ''}`);
-  const table = Object.entries(status.datapath.reconcile?.tables ?? {}).find(([rd]) => rd.toLowerCase() === BLUE.toLowerCase())?.[1];
-  if (table === undefined) throw new Error(`no routing table for ${BLUE} in /v1/status: ${JSON.stringify(status.datapath.reconcile)}`);
-  // Routed external attachment, made by hand (nvgw's routed connections are being built
-  // with NAT): what enters on the external interface is routed in the domain's table, and
-  // the table knows the way back. Priority 900 is outside nvgw's own rules (1000..1999); the
-  // route is not protocol 78, so nvgw's reconciler leaves both alone.
-  await lab.exec(gwNs, ['ip', 'rule', 'add', 'iif', ext, 'lookup', String(table), 'priority', '900']);
-  await lab.exec(gwNs, ['ip', 'route', 'add', '172.16.0.0/24', 'dev', ext, 'table', String(table)]);
   const fab0Mac = await linkMac(gwNs, 'fab0');
   const extMac = await linkMac(gwNs, ext);
   await pin(gw.process.pid, GATEWAY_CPU);
@@ -298,8 +302,17 @@ export async function buildNvgw(lab: Lab): Promise<Unit & { gateway(): NsGateway
     ['routed into VSID 5002 (nvgw-t5002 tx)', c('nvgw-t5002').txPackets],
     ["at nvgw's VSID 5002 port (nvgw-d5002 rx)", c('nvgw-d5002').rxPackets],
   ];
-  const toSink = async (): Promise<[string, number][]> => [...kernelInto5002(), ...encapped(await gw.stats())];
-  const fromFabric = async (): Promise<[string, number][]> => [...decapped(await gw.stats()), ['into the kernel (nvgw-t5001 rx)', c('nvgw-t5001').rxPackets]];
+  // With connection offload, what the kernel opened never crosses it again: nvgw takes it
+  // from the uplink (inbound) or sends it out there itself (outbound).
+  const offloaded = (stats: StatsBody, direction: 'inbound' | 'outbound'): [string, number] => [`offloaded ${direction} by nvgw`, stats.events[`offloaded-${direction}`]?.packets ?? 0];
+  const toSink = async (): Promise<[string, number][]> => {
+    const stats = await gw.stats();
+    return [...(CONNECTION_OFFLOAD ? [offloaded(stats, 'inbound')] : kernelInto5002()), ...encapped(stats)];
+  };
+  const fromFabric = async (): Promise<[string, number][]> => {
+    const stats = await gw.stats();
+    return [...decapped(stats), CONNECTION_OFFLOAD ? offloaded(stats, 'outbound') : ['into the kernel (nvgw-t5001 rx)', c('nvgw-t5001').rxPackets]];
+  };
   const routedByNvgw = async (): Promise<[string, number][]> => {
     const stats = await gw.stats();
     return [...decapped(stats), ['routed to VSID 5002 by nvgw (routed-between-vsids)', stats.events['routed-between-vsids']?.packets ?? 0], ...encapped(stats)];
@@ -339,11 +352,8 @@ export async function buildNvgw(lab: Lab): Promise<Unit & { gateway(): NsGateway
       return out;
     },
     async enableNat() {
-      // NAT mode replaces the hand-made routed attachment: nvgw routes the uplink's replies
-      // and forwards by the connection's mark.
-      await lab.exec(gwNs, ['ip', 'rule', 'del', 'iif', ext, 'lookup', String(table), 'priority', '900']);
-      await lab.exec(gwNs, ['ip', 'route', 'del', '172.16.0.0/24', 'dev', ext, 'table', String(table)]);
-      const response = await gw.call('PUT', '/v1/config', nvgwState({ uplink: ext }));
+      // The NAT connection replaces the routed one (one external connection per domain).
+      const response = await gw.call('PUT', '/v1/config', nvgwState(ext, true));
       if (response.status < 200 || response.status > 299) throw new Error(`PUT /v1/config with a NAT connection: ${response.status} ${JSON.stringify(response.body).slice(0, 400)}`);
       const s = await waitReconciled(gw, response.sentAt, 2, 60_000);
       const last = s.datapath?.reconcile?.lastPass;
