@@ -18,14 +18,17 @@
  *    it sees its FIN or RST after packets it never saw.
  * 4. The data path's tables take the connection; then the uplink's claim (value COPY, then
  *    COPY|DROP: a frame in the instant between is delivered twice rather than lost).
- * 5. While packets flow, the kernel's timeout is set again every third of it, so the entry
- *    always has at least two thirds left: if nvgw stops, the kernel carries on.
+ * 5. While packets flow, the kernel's timeout is set again every third of it, to what it
+ *    would be had the kernel seen the last packet itself: the entry expires when the
+ *    connection has been idle for its timeout, as without offload, and never sooner. If
+ *    nvgw stops, the kernel carries on.
  * 6. Back to the kernel: when the entry is destroyed, TCP leaves ESTABLISHED, an update
  *    finds no entry (ENOENT), the connection idles past its timeout, or its domain or uplink
  *    goes. The claim goes first; the data path keeps translating for one more tick, for
  *    frames already claimed into its ring, then forgets the connection.
- * 7. Lost events (the socket overran) or a restart: a dump, and what the dump does not
- *    list is handed back.
+ * 7. Lost events (the socket overran), a restart, new tables, and every RESYNC_MS: a dump.
+ *    What it lists and can be offloaded is taken (a connection the kernel kept carrying
+ *    produces no event of its own); what it does not list is handed back.
  */
 import type { Connection, OffloadedFlow, OffloadFlows, OffloadPlan, OffloadRefusal, OffloadView } from './offload.js';
 import { IPPROTO_TCP, offloadedFlow, OffloadIndex, planOffload } from './offload.js';
@@ -98,6 +101,10 @@ const ENOENT = 2;
 /** The kernel's neighbour table is read again at most this often while a connection lacks its next hop's MAC. */
 const NEIGHBOUR_REREAD_MS = 250;
 const NEIGHBOUR_REFRESH_MS = 30_000;
+/** The periodic dump: connections the kernel carries that no event announced come back within this. */
+const RESYNC_MS = 60_000;
+/** Past the kernel's own expiry: a connection idle this long is handed back (its DESTROY event may come late). */
+const EXPIRY_GRACE_MS = 1000;
 
 interface Managed {
   key: string;
@@ -131,7 +138,7 @@ export class OffloadManager {
   private readonly updates = new Map<number, string>();
   private dumpSeq = -1;
   private seenInDump = new Set<string>();
-  private dumpStartedAt = 0;
+  private dumpStartedAt = -Infinity;
   private readonly counts: OffloadStats = { offloaded: 0, pending: 0, installed: 0, returned: 0, refused: {}, refreshes: 0, updateErrors: 0, overruns: 0, malformed: 0, inboundUplinks: 0 };
 
   constructor(
@@ -171,9 +178,11 @@ export class OffloadManager {
     switch (message.kind) {
       case 'new':
       case 'update':
+        this.learn(message.entry, true);
+        break;
       case 'dump':
-        if (message.kind === 'dump') this.seenInDump.add(connectionKey(message.entry));
-        this.learn(message.entry);
+        this.seenInDump.add(connectionKey(message.entry));
+        this.learn(message.entry, false);
         break;
       case 'destroy': {
         const m = this.managed.get(connectionKey(message.entry));
@@ -208,6 +217,7 @@ export class OffloadManager {
   /** Periodic work (the worker calls it every few hundred milliseconds): drains, refreshes, expiry, waiting connections. */
   tick(): void {
     const now = this.now();
+    if (now - this.dumpStartedAt >= RESYNC_MS) this.resync(); // also abandons a dump whose end was lost
     for (const m of [...this.managed.values()]) {
       if (m.drainAt !== undefined) {
         if (now >= m.drainAt) this.forget(m);
@@ -219,7 +229,7 @@ export class OffloadManager {
       }
       if (m.activeAt > m.refreshedAt && now - m.refreshedAt >= refreshInterval(m.timeout)) {
         this.refresh(m, now);
-      } else if (now - m.activeAt > m.timeout * 1000) {
+      } else if (now - m.activeAt > m.timeout * 1000 + EXPIRY_GRACE_MS) {
         // Idle for the kernel's whole timeout with no refresh: its entry is gone or going (a
         // DESTROY event normally says so first).
         this.handBack(m);
@@ -246,7 +256,8 @@ export class OffloadManager {
     }
   }
 
-  private learn(connection: Connection): void {
+  /** `count`: an event's refusal is counted; a dump's, which lists every connection again, is not. */
+  private learn(connection: Connection, count: boolean): void {
     const key = connectionKey(connection);
     const m = this.managed.get(key);
     const plan = planOffload(connection, this.index, this.view);
@@ -261,7 +272,10 @@ export class OffloadManager {
       // replaced at once, so frames already claimed into the ring find the new entry.
       this.handBack(m);
     }
-    if (typeof plan === 'string') return this.refuse(plan);
+    if (typeof plan === 'string') {
+      if (count) this.refuse(plan);
+      return;
+    }
     if (m) this.forget(m); // a draining predecessor under the same identity
     this.install(key, connection, plan);
   }
@@ -294,7 +308,9 @@ export class OffloadManager {
   private refresh(m: Managed, now: number): void {
     m.refreshedAt = now;
     this.counts.refreshes++;
-    this.track(this.conntrack.update(m.connection, { timeout: m.timeout }), m.key);
+    // What the kernel would have left had it seen the last packet (at the tick that saw it).
+    const left = Math.max(1, m.timeout - Math.floor((now - m.activeAt) / 1000));
+    this.track(this.conntrack.update(m.connection, { timeout: left }), m.key);
   }
 
   private track(seq: number, key: string): void {

@@ -153,10 +153,45 @@ describe('offload manager', () => {
     t.advance(1_000);
     t.sut.tick();
     assert.equal(refreshes(), 1);
-    assert.equal(t.conntrack.updates.at(-1)!.change.timeout, TIMEOUTS.udp);
+    assert.equal(t.conntrack.updates.at(-1)!.change.timeout, TIMEOUTS.udp - 1, 'what the kernel would have left: the last packet was 1 s ago');
     t.advance(10_000);
     t.sut.tick();
     assert.equal(refreshes(), 1, 'no packets since: no refresh');
+  });
+
+  it('never keeps an idle connection alive longer than the kernel would have: the refresh counts from the last packet', async () => {
+    const t = setup();
+    await t.installed(snat);
+    t.outbound(snat)!.packets++;
+    t.advance(250);
+    t.sut.tick(); // the tick that sees the last packet
+    t.advance(9_750);
+    t.sut.tick();
+    const refresh = t.conntrack.updates.at(-1)!;
+    assert.equal(refresh.change.timeout, TIMEOUTS.udp - 9, 'expires 30 s after the last packet, as without offload');
+    t.advance(TIMEOUTS.udp * 1000 - 10_000 + 500);
+    t.sut.tick();
+    assert.ok(t.outbound(snat), 'still carried up to the kernel\'s expiry');
+    t.advance(1_000);
+    t.sut.tick();
+    t.advance(1);
+    t.sut.tick();
+    assert.equal(t.outbound(snat), undefined, 'handed back once the kernel\'s entry has expired');
+  });
+
+  it('dumps the table every minute: a connection the kernel carries without events comes back', async () => {
+    const t = setup();
+    const dumps = t.conntrack.dumps.length;
+    t.advance(59_000);
+    t.sut.tick();
+    assert.equal(t.conntrack.dumps.length, dumps);
+    t.advance(1_000);
+    t.sut.tick();
+    assert.equal(t.conntrack.dumps.length, dumps + 1);
+    t.sut.handle({ kind: 'dump', seq: t.conntrack.dumps.at(-1)!, entry: snat });
+    assert.ok(t.outbound(snat), 'offloaded from the dump');
+    t.sut.handle({ kind: 'dump', seq: t.conntrack.dumps.at(-1)!, entry: { ...snat, original: { ...snat.original, protocol: 1 } } });
+    assert.deepEqual(t.sut.stats().refused, {}, 'what a dump lists again is not counted as refused');
   });
 
   it('uses the stream timeout once the UDP connection has seen a reply', async () => {
@@ -250,7 +285,7 @@ describe('offload manager', () => {
   it('hands back a connection idle for its whole timeout', async () => {
     const t = setup();
     await t.installed(snat);
-    t.advance(31_000);
+    t.advance(32_000);
     t.sut.tick();
     t.advance(1);
     t.sut.tick();
