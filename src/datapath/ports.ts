@@ -6,7 +6,7 @@
  * shared port is switched off or cannot open), a port of its own, sized for a tenant's
  * share of the traffic.
  */
-import { fabricFilter, openPacketPort, openSharedPacketPort, openTapPort, type PacketPort, waitReadable as wait } from './io/index.js';
+import { BPF_RET_K, fabricFilter, openPacketPort, openSharedPacketPort, openTapPort, type PacketPort, waitReadable as wait } from './io/index.js';
 import type { FramePort } from './io/frame-port.js';
 import type { TenantSpec } from './messages.js';
 import type { FrameCopier } from './dataplane.js';
@@ -48,10 +48,11 @@ export function openSharedTenantPort(tenantMtu: number): PacketPort {
  * An uplink's port for connection offload: its receive ring takes only what the uplink's
  * flow claim admits (the frames of offloaded connections, `claimFilterFd`), sized like the
  * fabric's since external traffic converges here; its transmit ring carries offloaded
- * packets out.
+ * packets out. Without a claim (no eBPF here) the ring takes nothing: outbound only.
  */
-export function openUplinkPort(ifname: string, claimFilterFd: number): PacketPort {
-  return openPacketPort(ifname, { bpfProgramFd: claimFilterFd, completeChecksums: true, rxBlockSize: 1 << 17, rxBlockCount: 16, txFrameCount: 1024 });
+export function openUplinkPort(ifname: string, claimFilterFd: number | undefined): PacketPort {
+  const receive = claimFilterFd === undefined ? { filter: [{ code: BPF_RET_K, jt: 0, jf: 0, k: 0 }] } : { bpfProgramFd: claimFilterFd };
+  return openPacketPort(ifname, { ...receive, completeChecksums: true, rxBlockSize: 1 << 17, rxBlockCount: 16, txFrameCount: 1024 });
 }
 
 /**

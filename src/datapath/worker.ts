@@ -44,7 +44,7 @@ let offload: { manager: OffloadManager; channel: ConntrackChannel; neighbours: N
 let offloadFailed = init.connectionOffload === false;
 let offloadTables: OffloadTables = { domains: [], uplinks: [] };
 /** Uplinks attached for offload: the port, its claim, and whether the claim's tcx half is in place (inbound offload). */
-const uplinkPorts = new Map<string, { port: PacketPort; claim: FlowClaim; inbound: boolean }>();
+const uplinkPorts = new Map<string, { port: PacketPort; claim: FlowClaim | undefined; inbound: boolean }>();
 /** Uplinks the tables name that could not be opened yet (the interface may appear later). */
 let uplinkRetryAt = 0;
 const OFFLOAD_TICK_MS = 250;
@@ -86,18 +86,27 @@ function startOffload(): OffloadManager | undefined {
   }
 }
 
-/** Opens the uplink's claim and port; the claim's tcx half may be missing (Linux < 6.6): outbound offload only then. */
+/**
+ * Opens the uplink's claim and port. Without eBPF (no CAP_BPF) there is no claim, and
+ * without tcx (Linux < 6.6) no kernel half to it: outbound offload only, then, and said so.
+ */
 function openUplink(ifname: string): void {
   let claim: FlowClaim | undefined;
   try {
     claim = openFlowClaim({ maxEntries: OFFLOAD_LIMIT, maxFrameLength: tenantMtu + 14 });
-    const port = openUplinkPort(ifname, claim.socketFilterFd);
-    let inbound = true;
-    try {
-      claim.attachIngress(port.ifindex);
-    } catch (error) {
-      inbound = false;
-      send({ type: 'port-error', ifname, message: `inbound connection offload unavailable (outbound only): ${(error as Error).message}` });
+  } catch (error) {
+    send({ type: 'port-error', ifname, message: `inbound connection offload unavailable (outbound only): no eBPF claim: ${(error as Error).message}` });
+  }
+  try {
+    const port = openUplinkPort(ifname, claim?.socketFilterFd);
+    let inbound = false;
+    if (claim) {
+      try {
+        claim.attachIngress(port.ifindex);
+        inbound = true;
+      } catch (error) {
+        send({ type: 'port-error', ifname, message: `inbound connection offload unavailable (outbound only): ${(error as Error).message}` });
+      }
     }
     dataplane.attachUplink(port);
     uplinkPorts.set(ifname, { port, claim, inbound });
@@ -112,7 +121,7 @@ function closeUplink(ifname: string): void {
   const entry = uplinkPorts.get(ifname);
   if (!entry) return;
   uplinkPorts.delete(ifname);
-  entry.claim.close(); // tcx detached: the kernel sees every frame again
+  entry.claim?.close(); // tcx detached: the kernel sees every frame again
   dataplane.detachUplink(entry.port.ifindex);
   entry.port.close();
   tenantsVersion++;

@@ -165,6 +165,7 @@ describe('the appliance image (qcow2, qemu TCG)', { skip: !isRoot && 'needs root
     const svc = await agent.exec(['/usr/bin/systemctl', 'show', 'nvgw.service', '-p', 'User', '-p', 'AmbientCapabilities', '-p', 'ActiveState']);
     console.log(`image test: nvgw.service: ${svc.stdout.trim().replace(/\n/g, '; ')}`);
     assert.match(svc.stdout, /User=nvgw/);
+    assert.match(svc.stdout, /AmbientCapabilities=.*cap_bpf/, 'the data path may load its eBPF filters');
     // iptables-restore ran as the nvgw user with the two ambient capabilities.
     const rules = await agent.exec(['/usr/sbin/iptables-save']);
     const chains = [...new Set(rules.stdout.match(/^:NVGW-[A-Z-]+/gm) ?? [])];
