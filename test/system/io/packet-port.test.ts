@@ -244,6 +244,35 @@ describe('AF_PACKET port', { skip: !isRoot() && 'needs root (network namespaces)
     assert.match(result.message ?? '', /cannot open packet port on 'p0': Operation not permitted/);
   });
 
+  it('finishes the partial UDP checksum a local sender leaves (veth tx offload) when asked, and counts it either way', async () => {
+    await a.request('openPacket', { id: 'done', ifname: 'p0', options: { completeChecksums: true } });
+    await a.request('openPacket', { id: 'raw', ifname: 'p0' });
+    await b.request('udpSend', { address: lab.addressA, port: 9, count: 3, prefix: 'nvgw-csum', size: 301 });
+    /** The checksum over pseudo-header, UDP header and payload of an Ethernet/IPv4/UDP frame: 0 when it verifies. */
+    const verify = (hex: string): number => {
+      const f = Buffer.from(hex, 'hex');
+      const ihl = (f[14]! & 0x0f) * 4;
+      const udpLength = f.readUInt16BE(14 + ihl + 4);
+      const sum = Buffer.concat([f.subarray(26, 34), Buffer.from([0, 17]), Buffer.from([udpLength >> 8, udpLength & 0xff]), f.subarray(14 + ihl, 14 + ihl + udpLength), Buffer.alloc(1)]);
+      let total = 0;
+      for (let i = 0; i + 1 < sum.length; i += 2) total += sum.readUInt16BE(i);
+      while (total > 0xffff) total = (total & 0xffff) + (total >>> 16);
+      return ~total & 0xffff;
+    };
+    const done = (await a.request<Received>('receive', { id: 'done', expect: 3, timeoutMs: 3000, bytes: 2000 })).frames.filter((f) => hexHas(f.hex, 'nvgw-csum-'));
+    const raw = (await a.request<Received>('receive', { id: 'raw', expect: 3, timeoutMs: 3000, bytes: 2000 })).frames.filter((f) => hexHas(f.hex, 'nvgw-csum-'));
+    assert.equal(done.length, 3);
+    assert.equal(raw.length, 3);
+    for (const f of done) assert.equal(verify(f.hex), 0, 'completed: the checksum verifies');
+    for (const f of raw) assert.notEqual(verify(f.hex), 0, 'as received: only the pseudo-header part is in it');
+    const stats = { done: await a.request<Record<string, number>>('stats', { id: 'done' }), raw: await a.request<Record<string, number>>('stats', { id: 'raw' }) };
+    assert.ok(stats.done.rxChecksumCompleted! >= 3 && stats.done.rxChecksumPartial! >= 3, JSON.stringify(stats.done));
+    assert.equal(stats.raw.rxChecksumCompleted, 0);
+    assert.ok(stats.raw.rxChecksumPartial! >= 3);
+    await a.request('close', { id: 'done' });
+    await a.request('close', { id: 'raw' });
+  });
+
   it('detaches the buffer on close, so old views see no memory', async () => {
     const result = await a.request<{ before: number; after: number; expected: number }>('detachCheck', { ifname: 'p0' });
     assert.equal(result.before, result.expected);

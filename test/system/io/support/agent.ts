@@ -51,6 +51,8 @@ function receive(args: Args): object {
   const p = port(args);
   const expect = Number(args.expect ?? 1);
   const keep = Number(args.keep ?? 512);
+  /** Bytes of each frame returned as hex. */
+  const bytes = Number(args.bytes ?? 96);
   const batch = createRxBatch(p, Number(args.batchSize ?? 256));
   const deadline = Date.now() + Number(args.timeoutMs ?? 5000);
   let settleUntil = Infinity;
@@ -68,7 +70,7 @@ function receive(args: Args): object {
       const offset = batch.offsets[i] ?? 0;
       const length = batch.lengths[i] ?? 0;
       if (frames.length < keep) {
-        const frame: (typeof frames)[number] = { length, hex: hex(batch.buffer.subarray(offset, offset + Math.min(length, 96))) };
+        const frame: (typeof frames)[number] = { length, hex: hex(batch.buffer.subarray(offset, offset + Math.min(length, bytes))) };
         if (batch.sources) frame.source = batch.sources[i] ?? 0;
         frames.push(frame);
       }
