@@ -545,8 +545,9 @@ async function main(): Promise<void> {
       );
     }
 
-    // Last of the gateway phases: nvgw's NAT connection replaces the hand-made routed
-    // attachment, so routed external traffic (the encap rows, latency) no longer enters.
+    // Last of the gateway phases: nvgw's NAT connection replaces its routed connection (one
+    // external connection per domain), so routed external traffic (the encap rows, latency)
+    // no longer enters.
     if (PHASES.has('nat')) {
       const nvgw = units.find((u) => u.id === 'A');
       let natPaths: string[] = [];

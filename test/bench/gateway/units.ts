@@ -235,15 +235,21 @@ interface StatusBody {
   };
 }
 
-/** Polls /v1/status until a kernel pass that started at or after `since` (ms) has finished and the worker has `tenants` ports. */
-export async function waitReconciled(gw: NsGateway, since: number, tenants: number, timeoutMs: number): Promise<StatusBody> {
+/**
+ * Called right after a change's response: polls /v1/status until two more kernel passes
+ * have finished than had then (the first may have begun before the change was committed,
+ * a resync with the old state; the second began after it) and the worker has `tenants` ports.
+ */
+export async function waitReconciled(gw: NsGateway, tenants: number, timeoutMs: number): Promise<StatusBody> {
   const deadline = Date.now() + timeoutMs;
+  let from: number | undefined;
   for (;;) {
     const { body } = await gw.ok<StatusBody>('GET', '/v1/status');
     const dp = body.datapath;
-    const last = dp?.reconcile?.lastPass;
+    const passes = dp?.reconcile?.passes ?? 0;
+    from ??= passes;
     if (dp?.state === 'failed') return body;
-    if (last && Date.parse(last.at) >= since - 1000 && (dp?.tenantPorts?.length ?? 0) + (dp?.portErrors?.length ?? 0) >= tenants) return body;
+    if (passes >= from + 2 && (dp?.tenantPorts?.length ?? 0) + (dp?.portErrors?.length ?? 0) >= tenants) return body;
     if (Date.now() > deadline) throw new Error(`nvgw in ${gw.ns}: not reconciled after ${timeoutMs} ms: ${JSON.stringify(body).slice(0, 2000)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -276,8 +282,8 @@ export async function buildNvgw(lab: Lab): Promise<Unit & { gateway(): NsGateway
   const gw = await startGatewayInNs(lab, gwNs, { fabricIfname: 'fab0', routeBetweenVsids: ROUTE_BETWEEN_VSIDS, sharedTenantPort: SHARED_TENANT_PORT, connectionOffload: CONNECTION_OFFLOAD });
   // The external network is routed to the domain (a routed connection): what enters on it is
   // routed in the domain's table, which knows the way back.
-  const put = await gw.ok('PUT', '/v1/config', nvgwState(ext));
-  const status = await waitReconciled(gw, put.sentAt, 2, 60_000);
+  await gw.ok('PUT', '/v1/config', nvgwState(ext));
+  const status = await waitReconciled(gw, 2, 60_000);
   if (status.datapath?.state !== 'running') throw new Error(`nvgw data path is ${status.datapath?.state}: ${status.datapath?.error ?? ''}`);
   const fab0Mac = await linkMac(gwNs, 'fab0');
   const extMac = await linkMac(gwNs, ext);
@@ -355,7 +361,7 @@ export async function buildNvgw(lab: Lab): Promise<Unit & { gateway(): NsGateway
       // The NAT connection replaces the routed one (one external connection per domain).
       const response = await gw.call('PUT', '/v1/config', nvgwState(ext, true));
       if (response.status < 200 || response.status > 299) throw new Error(`PUT /v1/config with a NAT connection: ${response.status} ${JSON.stringify(response.body).slice(0, 400)}`);
-      const s = await waitReconciled(gw, response.sentAt, 2, 60_000);
+      const s = await waitReconciled(gw, 2, 60_000);
       const last = s.datapath?.reconcile?.lastPass;
       if (last?.firewallError || (last?.failed.length ?? 0) > 0) throw new Error(`nvgw could not apply the NAT connection: ${JSON.stringify(last).slice(0, 400)}`);
     },
