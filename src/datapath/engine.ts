@@ -154,9 +154,12 @@ export class WorkerDatapath extends CountingDatapath implements DatapathPort {
     switch (message.type) {
       case 'applied':
         this.current.generation = message.generation;
-        this.current.tenantPorts = message.tenants;
         this.current.sharedTenantPort = message.shared;
-        this.current.portErrors = this.current.portErrors.filter((e) => !message.tenants.includes(e.ifname));
+        if (message.tenants) {
+          const tenants = new Set(message.tenants);
+          this.current.tenantPorts = message.tenants;
+          this.current.portErrors = this.current.portErrors.filter((e) => !tenants.has(e.ifname));
+        }
         for (let i = this.waiters.length - 1; i >= 0; i--) {
           if (this.waiters[i]!.generation <= message.generation) this.waiters.splice(i, 1)[0]!.resolve();
         }

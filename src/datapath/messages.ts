@@ -35,7 +35,8 @@ export interface WorkerInit {
 
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'applied'; generation: number; tenants: string[]; shared: boolean }
+  /** `tenants`: the attached tenant interfaces, present when they changed since the last one. */
+  | { type: 'applied'; generation: number; tenants?: string[]; shared: boolean }
   | { type: 'port-error'; ifname: string; message: string }
   | { type: 'offload'; stats: OffloadStats }
   | { type: 'fatal'; message: string }

@@ -32,6 +32,19 @@ const dataplane = new Dataplane(openFabricPort(init.fabricIfname, init.gatewayPa
 /** Attached tenants: on their own port, or (ifindex > 0) on the shared one. */
 const open = new Map<number, { spec: TenantSpec; port: FramePort; ifindex: number }>();
 let running = true;
+/** The attached tenants changed since the last 'applied' message listed them. */
+let openChanged = true;
+
+/**
+ * Tells the control plane which table generation runs; the tenant list only when it
+ * changed: at thousands of VSIDs it is thousands of names to clone, and a lookup-record
+ * change (the live-migration path) must not wait behind that.
+ */
+function applied(generation: number): void {
+  const tenants = openChanged ? [...open.values()].map((e) => e.spec.ifname) : undefined;
+  openChanged = false;
+  send({ type: 'applied', generation, ...(tenants ? { tenants } : {}), shared: shared !== undefined });
+}
 /** Bumped whenever the set of polled ports changes, so the loop re-reads its poll list. */
 let tenantsVersion = 0;
 /** The one port of every veth tenant; undefined until the first one, or when switched off or failed. */
@@ -160,6 +173,7 @@ function detach(vsid: number): void {
   if (!entry) return;
   dataplane.detachTenant(vsid);
   open.delete(vsid);
+  openChanged = true;
   if (entry.ifindex === 0) {
     entry.port.close();
     tenantsVersion++;
@@ -236,10 +250,12 @@ function setTenants(specs: TenantSpec[], reportMissing = true): void {
         hub.admit(ifindex);
         dataplane.attachTenant(spec.vsid, hub, ifindex);
         open.set(spec.vsid, { spec, port: hub, ifindex });
+        openChanged = true;
         continue;
       }
       const tenantPort = openTenantPort(spec);
       open.set(spec.vsid, { spec, port: tenantPort, ifindex: 0 });
+      openChanged = true;
       dataplane.attachTenant(spec.vsid, tenantPort);
       tenantsVersion++;
     } catch (error) {
@@ -257,12 +273,12 @@ port.on('message', (message: ToWorker) => {
       tenantMtu = message.tables.tenantMtu;
       // Frames now larger than the shared port's slots: reopen it for the tenants it served.
       if (outgrown) setTenants([...open.values()].map((e) => e.spec));
-      send({ type: 'applied', generation: message.tables.generation, tenants: [...open.values()].map((e) => e.spec.ifname), shared: shared !== undefined });
+      applied(message.tables.generation);
       break;
     }
     case 'tenants':
       setTenants(message.tenants, message.reportMissing ?? true);
-      send({ type: 'applied', generation: dataplane.tablesGeneration, tenants: [...open.values()].map((e) => e.spec.ifname), shared: shared !== undefined });
+      applied(dataplane.tablesGeneration);
       break;
     case 'fabric': {
       const pas = [...message.gatewayPas].sort().join(',');
