@@ -21,7 +21,10 @@
  * 5. While packets flow, the kernel's timeout is set again every third of it, to what it
  *    would be had the kernel seen the last packet itself: the entry expires when the
  *    connection has been idle for its timeout, as without offload, and never sooner. If
- *    nvgw stops, the kernel carries on.
+ *    nvgw stops, the kernel carries on. Where the uplink has no claim (no tcx), the kernel
+ *    sees the inbound packets itself and refreshes its own timeout from them; the data path
+ *    sees only outbound ones, so it sets the full timeout and never judges such a
+ *    connection idle: a later inbound packet must not find its entry shortened.
  * 6. Back to the kernel: when the entry is destroyed, TCP leaves ESTABLISHED, an update
  *    finds no entry (ENOENT), the connection idles past its timeout, or its domain or uplink
  *    goes. The claim goes first; the data path keeps translating for one more tick, for
@@ -229,7 +232,7 @@ export class OffloadManager {
       }
       if (m.activeAt > m.refreshedAt && now - m.refreshedAt >= refreshInterval(m.timeout)) {
         this.refresh(m, now);
-      } else if (now - m.activeAt > m.timeout * 1000 + EXPIRY_GRACE_MS) {
+      } else if (m.claim !== undefined && now - m.activeAt > m.timeout * 1000 + EXPIRY_GRACE_MS) {
         // Idle for the kernel's whole timeout with no refresh: its entry is gone or going (a
         // DESTROY event normally says so first).
         this.handBack(m);
@@ -308,8 +311,9 @@ export class OffloadManager {
   private refresh(m: Managed, now: number): void {
     m.refreshedAt = now;
     this.counts.refreshes++;
-    // What the kernel would have left had it seen the last packet (at the tick that saw it).
-    const left = Math.max(1, m.timeout - Math.floor((now - m.activeAt) / 1000));
+    // What the kernel would have left had it seen the last packet (at the tick that saw it);
+    // without a claim the data path has not seen the inbound ones, so the whole timeout.
+    const left = m.claim === undefined ? m.timeout : Math.max(1, m.timeout - Math.floor((now - m.activeAt) / 1000));
     this.track(this.conntrack.update(m.connection, { timeout: left }), m.key);
   }
 

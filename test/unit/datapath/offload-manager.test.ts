@@ -292,6 +292,36 @@ describe('offload manager', () => {
     assert.equal(t.outbound(snat), undefined);
   });
 
+  it('on an uplink without a claim (no tcx) refreshes to the whole timeout and never judges the connection idle: the kernel sees its inbound packets', async () => {
+    const t = setup();
+    const routed: Connection = {
+      original: { protocol: 17, src: ip('10.20.0.101'), dst: ip('198.18.0.1'), srcPort: 5000, dstPort: 5001 },
+      reply: { protocol: 17, src: ip('198.18.0.1'), dst: ip('10.20.0.101'), srcPort: 5001, dstPort: 5000 },
+      status: 1 << 3,
+      mark: 0,
+      zone: 1002,
+    };
+    t.neighbours.set(ip('198.18.0.1'), 0x02000000fe02);
+    t.learn(routed);
+    await flush();
+    const flow = t.dataplane.offload.outbound(17, 1002, routed.original.src, routed.original.dst, ((5000 << 16) | 5001) >>> 0)!;
+    flow.packets++;
+    t.advance(250);
+    t.sut.tick();
+    t.advance(9_750);
+    t.sut.tick();
+    assert.equal(t.conntrack.updates.at(-1)!.change.timeout, TIMEOUTS.udp, 'the whole timeout: inbound packets the data path never saw may be more recent');
+    t.advance(TIMEOUTS.udp * 3 * 1000);
+    t.sut.tick();
+    t.advance(1);
+    t.sut.tick();
+    assert.ok(t.dataplane.offload.outbound(17, 1002, routed.original.src, routed.original.dst, ((5000 << 16) | 5001) >>> 0), 'kept until the kernel says it is gone');
+    t.sut.handle({ kind: 'destroy', seq: 0, entry: routed });
+    t.advance(1);
+    t.sut.tick();
+    assert.equal(t.dataplane.offload.outbound(17, 1002, routed.original.src, routed.original.dst, ((5000 << 16) | 5001) >>> 0), undefined);
+  });
+
   it('counts what it leaves with the kernel, by reason', () => {
     const t = setup();
     t.learn({ ...snat, original: { ...snat.original, protocol: 1 } });
