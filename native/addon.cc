@@ -8,6 +8,7 @@
 #include <net/if.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
+#include <malloc.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -42,6 +43,7 @@ class IoAddon : public Napi::Addon<IoAddon> {
                              InstanceMethod<&IoAddon::NetlinkSendMethod>("netlinkSend", napi_enumerable),
                              InstanceMethod<&IoAddon::NetlinkReceiveMethod>("netlinkReceive", napi_enumerable),
                              InstanceMethod<&IoAddon::NetlinkCloseMethod>("netlinkClose", napi_enumerable),
+                             InstanceMethod<&IoAddon::TrimMemory>("trimMemory", napi_enumerable),
                          });
   }
 
@@ -90,6 +92,12 @@ class IoAddon : public Napi::Addon<IoAddon> {
   Napi::Value NetlinkSendMethod(const Napi::CallbackInfo& info) { return NetlinkSend(info); }
   Napi::Value NetlinkReceiveMethod(const Napi::CallbackInfo& info) { return NetlinkReceive(info); }
   Napi::Value NetlinkCloseMethod(const Napi::CallbackInfo& info) { return NetlinkClose(info); }
+
+  // trimMemory() -> whether memory went back: malloc_trim(0), which gives the free pages of
+  // every malloc arena back to the system (glibc since 2.8). A thread that exits, such as
+  // a kernel pass's worker, leaves what it malloc'd and freed in its arena, where the
+  // process keeps it as RSS until some allocation reuses it.
+  Napi::Value TrimMemory(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0); }
 
   // waitAny(fds: Int32Array, count, timeoutMs[, ready: Int32Array]) -> number of ready
   // descriptors, without waitReadable's 32-port mask limit. With `ready`, the indices of

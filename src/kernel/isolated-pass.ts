@@ -7,6 +7,7 @@
  * it exits, and the API answers while the pass plans.
  */
 import { Worker } from 'node:worker_threads';
+import { loadNative } from '../datapath/io/native.js';
 import type { KernelIntent } from './intent.js';
 import type { ReconcileResult } from './kernel-port.js';
 
@@ -17,6 +18,14 @@ export interface PassOutcome {
   phases: ReconcileResult['phases'];
 }
 
+function trimMemory(): void {
+  try {
+    loadNative().trimMemory();
+  } catch {
+    // Without the addon (a control-plane-only build) there is nothing to trim with.
+  }
+}
+
 export function reconcileInWorker(intent: KernelIntent): Promise<PassOutcome> {
   return new Promise<PassOutcome>((resolve, reject) => {
     const worker = new Worker(new URL('./pass-worker.js', import.meta.url), { workerData: intent });
@@ -24,6 +33,9 @@ export function reconcileInWorker(intent: KernelIntent): Promise<PassOutcome> {
     worker.once('message', (message: PassOutcome) => (outcome = message));
     worker.once('error', reject);
     worker.once('exit', (code) => {
+      // What the worker malloc'd and freed stays in its thread's malloc arena (RSS) until
+      // trimmed; its V8 heap already went with it.
+      trimMemory();
       if (outcome) resolve(outcome);
       else reject(new Error(`the kernel pass worker exited with code ${code} before it reported`));
     });

@@ -127,6 +127,8 @@ export interface NativeModule {
   /** One datagram's length; 0 when none waits; -errno (-ENOBUFS: events lost; -EMSGSIZE: a datagram larger than `into`, lost). */
   netlinkReceive(fd: number, into: Uint8Array): number;
   netlinkClose(fd: number): void;
+  /** malloc_trim(0): free malloc memory back to the system; whether any went. */
+  trimMemory(): boolean;
 }
 
 /**
