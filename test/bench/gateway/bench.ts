@@ -376,8 +376,18 @@ const LABEL: Record<Direction, string> = {
   'encap-nat': 'encap from external through NAT (port forward)',
 };
 
+/** What nvgw's connection offload holds and has handed back (/v1/status datapath.offload), for the log: a row that loses at the uplink is read against it. */
+async function offloadSummary(gw: NsGateway): Promise<string> {
+  try {
+    const { body } = await gw.ok<{ datapath?: { offload?: Record<string, unknown> } }>('GET', '/v1/status');
+    return JSON.stringify(body.datapath?.offload ?? 'not reported');
+  } catch (e) {
+    return `status unavailable: ${(e as Error).message.split('\n')[0]}`;
+  }
+}
+
 /** Runs rounds of rows (A, B, C alternating inside each round) and turns them into table rows and notes. */
-async function forwardingRows(lab: Lab, units: Unit[], directions: Direction[], baseline: Baseline, rows: TableRow[], notes: string[]): Promise<void> {
+async function forwardingRows(lab: Lab, units: (Unit & { gateway?: () => NsGateway })[], directions: Direction[], baseline: Baseline, rows: TableRow[], notes: string[]): Promise<void> {
   const results = new Map<string, Round[]>();
   for (let r = 0; r < ROUNDS; r++) {
     for (const direction of directions) {
@@ -388,6 +398,7 @@ async function forwardingRows(lab: Lab, units: Unit[], directions: Direction[], 
           results.set(key, [...(results.get(key) ?? []), res]);
           const where = Object.entries(res.lost).map(([w, n]) => `${w} ${n}`).join('; ');
           log(`round ${r + 1}/${ROUNDS} ${key}: rx ${k(res.rxPps)}pps offered ${k(res.offeredPps)}pps loss ${(res.loss * 100).toFixed(1)} % cpu ${f2(res.procCpu)}+${f2(res.kernelCpu)} s/Mpkt (softirq ${f2(res.softirq)}), generator busy ${f2(res.generatorBusy)}${where ? `; lost: ${where}` : ''}`);
+          if (u.gateway) log(`round ${r + 1}/${ROUNDS} ${key}: nvgw's connection offload after it: ${await offloadSummary(u.gateway())}`);
           await sleep(300);
         }
       }
