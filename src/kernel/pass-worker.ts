@@ -7,7 +7,9 @@ import type { KernelIntent } from './intent.js';
 import { reconcileKernel } from './kernel-port.js';
 import { createNetlinkKernel } from './netlink-kernel.js';
 import type { PassOutcome } from './isolated-pass.js';
+import { lowerThisThreadsPriority } from './thread-priority.js';
 
+lowerThisThreadsPriority();
 const kernel = createNetlinkKernel();
 try {
   const { plan, report, phases } = await reconcileKernel(kernel, workerData as KernelIntent);
