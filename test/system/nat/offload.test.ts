@@ -14,7 +14,6 @@
  * completes before the data path translates them.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { NsGateway } from '../../support/gateway-ns.js';
 import { startGatewayInNs } from '../../support/gateway-ns.js';
@@ -22,52 +21,12 @@ import type { Lab } from '../../support/netns.js';
 import { createLab } from '../../support/netns.js';
 import type { OvsHost } from '../../support/ovs.js';
 import { createOvsHost } from '../../support/ovs.js';
-import { repoRoot } from '../../support/paths.js';
-import { BLUE } from '../../unit/nat/fixtures.js';
+import type { OffloadStatus } from './support/offload-scenario.js';
+import { B1, BLUE, EXT, GW_PA, H1, NAT_ADDRESS, offloadScenarioState, TCP_ECHO, UDP_ECHO } from './support/offload-scenario.js';
 
-const GW_PA = '10.1.1.40';
-const H1 = '10.1.1.20';
-const EXT = '203.0.113.1';
-const NAT_ADDRESS = '203.0.113.10';
-const B1 = { ip: '192.168.1.101', mac: '00:15:5d:01:14:04' };
-const UDP_ECHO = join(repoRoot, 'dist', 'test', 'system', 'nat', 'support', 'udp-echo.js');
-const TCP_ECHO = join(repoRoot, 'dist', 'test', 'system', 'nat', 'support', 'echo.js');
 /** The kernel's UDP timeout in the gateway's namespace: short, so a connection outlives it only if nvgw refreshes it. */
 const UDP_TIMEOUT = 6;
 
-function desiredState() {
-  return {
-    routingDomains: [{ routingDomainId: BLUE, name: 'blue' }],
-    virtualSubnets: [{ virtualSubnetId: 5001, routingDomainId: BLUE }],
-    customerRoutes: [{ routingDomainId: BLUE, virtualSubnetId: 5001, destinationPrefix: '192.168.1.0/24', nextHop: '0.0.0.0' }],
-    lookupRecords: [
-      { customerAddress: '192.168.1.1', virtualSubnetId: 5001, macAddress: '00155d143c01', providerAddress: GW_PA },
-      { customerAddress: B1.ip, virtualSubnetId: 5001, macAddress: B1.mac, providerAddress: H1 },
-    ],
-    providerAddresses: [{ interface: 'fab0', providerAddress: GW_PA, prefixLength: 24 }],
-    externalNetworks: [{ interface: 'ext0', name: 'internet', address: '203.0.113.2', prefixLength: 24, defaultGateway: EXT }],
-    natConnections: [
-      {
-        routingDomainId: BLUE,
-        interface: 'ext0',
-        externalAddresses: NAT_ADDRESS,
-        rules: [
-          { name: 'dns', protocol: 'UDP', externalAddress: NAT_ADDRESS, externalPort: 5353, internalAddress: B1.ip, internalPort: 53 },
-          { name: 'web', protocol: 'TCP', externalAddress: NAT_ADDRESS, externalPort: 8080, internalAddress: B1.ip, internalPort: 8000 },
-        ],
-      },
-    ],
-  };
-}
-
-interface OffloadStatus {
-  offloaded: number;
-  installed: number;
-  returned: number;
-  refreshes: number;
-  inboundUplinks: number;
-  refused: Record<string, number>;
-}
 
 interface Stream {
   sent: number;
@@ -118,7 +77,7 @@ describe('connection offload: the data path carries what the kernel opened', { t
     await lab.sysctl(gwNs, 'net.netfilter.nf_conntrack_udp_timeout', UDP_TIMEOUT);
     await lab.sysctl(gwNs, 'net.netfilter.nf_conntrack_udp_timeout_stream', UDP_TIMEOUT * 2);
     gw = await startGatewayInNs(lab, gwNs, { fabricIfname: 'fab0', resyncSeconds: 5 });
-    await gw.ok('PUT', '/v1/config', desiredState());
+    await gw.ok('PUT', '/v1/config', offloadScenarioState());
     host = await createOvsHost(lab, {
       name: 'h1',
       pa: H1,

@@ -30,14 +30,8 @@ import { createLab } from '../../support/netns.js';
 import { repoRoot } from '../../support/paths.js';
 import type { GretapHost } from './gretap-host.js';
 import { createGretapHost, ipBatch } from './gretap-host.js';
-
-const BLUE = '{11111111-2222-3333-4444-000000005001}';
-const GW_PA = '10.1.1.40';
-const H1 = '10.1.1.20';
-const EXT = '203.0.113.1';
-const NAT_ADDRESS = '203.0.113.10';
-const B1 = { ip: '192.168.1.101', mac: '00:15:5d:01:14:04' };
-const UDP_ECHO = join(repoRoot, 'dist', 'test', 'system', 'nat', 'support', 'udp-echo.js');
+import type { OffloadStatus } from '../nat/support/offload-scenario.js';
+import { B1, BLUE, EXT, GW_PA, H1, NAT_ADDRESS, offloadScenarioState, UDP_ECHO } from '../nat/support/offload-scenario.js';
 
 /** tcx (bpf_link on tc ingress) came with Linux 6.6; before it, inbound offload is the kernel's. */
 function hasTcx(kernelRelease: string): boolean {
@@ -46,28 +40,6 @@ function hasTcx(kernelRelease: string): boolean {
 }
 const INBOUND = hasTcx(release());
 
-const desiredState = {
-  routingDomains: [{ routingDomainId: BLUE, name: 'blue' }],
-  virtualSubnets: [{ virtualSubnetId: 5001, routingDomainId: BLUE }],
-  customerRoutes: [{ routingDomainId: BLUE, virtualSubnetId: 5001, destinationPrefix: '192.168.1.0/24', nextHop: '0.0.0.0' }],
-  lookupRecords: [
-    { customerAddress: '192.168.1.1', virtualSubnetId: 5001, macAddress: '00155d143c01', providerAddress: GW_PA },
-    { customerAddress: B1.ip, virtualSubnetId: 5001, macAddress: B1.mac, providerAddress: H1 },
-  ],
-  providerAddresses: [{ interface: 'fab0', providerAddress: GW_PA, prefixLength: 24 }],
-  externalNetworks: [{ interface: 'ext0', name: 'internet', address: '203.0.113.2', prefixLength: 24, defaultGateway: EXT }],
-  natConnections: [
-    {
-      routingDomainId: BLUE,
-      interface: 'ext0',
-      externalAddresses: NAT_ADDRESS,
-      rules: [
-        { name: 'dns', protocol: 'UDP', externalAddress: NAT_ADDRESS, externalPort: 5353, internalAddress: B1.ip, internalPort: 53 },
-        { name: 'web', protocol: 'TCP', externalAddress: NAT_ADDRESS, externalPort: 8080, internalAddress: B1.ip, internalPort: 8000 },
-      ],
-    },
-  ],
-};
 
 /** Rules without a target, first in built-in chains of the gateway: they count what the kernel itself forwarded. */
 const COUNTERS = [
@@ -78,13 +50,6 @@ const COUNTERS = [
 ] as const;
 type CounterTag = (typeof COUNTERS)[number]['tag'];
 
-interface OffloadStatus {
-  offloaded: number;
-  installed: number;
-  returned: number;
-  inboundUplinks: number;
-  refused: Record<string, number>;
-}
 interface StatusBody {
   backend: string;
   datapath: { portErrors: { ifname: string; message: string }[]; offload?: OffloadStatus; reconcile: { tables: Record<string, number> } };
@@ -201,7 +166,7 @@ describe(`NAT with connection offload on the VRF backend, kernel ${release()} ($
     const built = Date.now();
     gw = await startGateway(lab, gwNs, 'fab0');
     const up = Date.now();
-    await gw.ok('PUT', '/v1/config', desiredState);
+    await gw.ok('PUT', '/v1/config', offloadScenarioState());
     const servers = [
       lab.spawn(extNs, [process.execPath, UDP_ECHO, 'serve', '7000']),
       lab.spawn(b1(), [process.execPath, UDP_ECHO, 'serve', '53']),

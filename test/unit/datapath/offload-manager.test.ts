@@ -67,6 +67,16 @@ class FakeClaim implements InboundClaim {
   }
 }
 
+/** A routed (no NAT) UDP connection of green, whose uplink has no claim (no tcx) in setup(). */
+const routed: Connection = {
+  original: { protocol: 17, src: ip('10.20.0.101'), dst: ip('198.18.0.1'), srcPort: 5000, dstPort: 5001 },
+  reply: { protocol: 17, src: ip('198.18.0.1'), dst: ip('10.20.0.101'), srcPort: 5001, dstPort: 5000 },
+  status: 1 << 3,
+  mark: 0,
+  zone: 1002,
+};
+const routedOutbound = (t: ReturnType<typeof setup>) => t.dataplane.offload.outbound(17, 1002, routed.original.src, routed.original.dst, ((5000 << 16) | 5001) >>> 0);
+
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function setup(options: { neighbours?: Map<number, number> } = {}) {
@@ -294,17 +304,10 @@ describe('offload manager', () => {
 
   it('on an uplink without a claim (no tcx) refreshes to the whole timeout and never judges the connection idle: the kernel sees its inbound packets', async () => {
     const t = setup();
-    const routed: Connection = {
-      original: { protocol: 17, src: ip('10.20.0.101'), dst: ip('198.18.0.1'), srcPort: 5000, dstPort: 5001 },
-      reply: { protocol: 17, src: ip('198.18.0.1'), dst: ip('10.20.0.101'), srcPort: 5001, dstPort: 5000 },
-      status: 1 << 3,
-      mark: 0,
-      zone: 1002,
-    };
     t.neighbours.set(ip('198.18.0.1'), 0x02000000fe02);
     t.learn(routed);
     await flush();
-    const flow = t.dataplane.offload.outbound(17, 1002, routed.original.src, routed.original.dst, ((5000 << 16) | 5001) >>> 0)!;
+    const flow = routedOutbound(t)!;
     flow.packets++;
     t.advance(250);
     t.sut.tick();
@@ -315,11 +318,11 @@ describe('offload manager', () => {
     t.sut.tick();
     t.advance(1);
     t.sut.tick();
-    assert.ok(t.dataplane.offload.outbound(17, 1002, routed.original.src, routed.original.dst, ((5000 << 16) | 5001) >>> 0), 'kept until the kernel says it is gone');
+    assert.ok(routedOutbound(t), 'kept until the kernel says it is gone');
     t.sut.handle({ kind: 'destroy', seq: 0, entry: routed });
     t.advance(1);
     t.sut.tick();
-    assert.equal(t.dataplane.offload.outbound(17, 1002, routed.original.src, routed.original.dst, ((5000 << 16) | 5001) >>> 0), undefined);
+    assert.equal(routedOutbound(t), undefined);
   });
 
   it('counts what it leaves with the kernel, by reason', () => {
@@ -331,18 +334,11 @@ describe('offload manager', () => {
 
   it('does not claim inbound frames on an uplink without a claim (no tcx): outbound only', async () => {
     const t = setup();
-    const routed: Connection = {
-      original: { protocol: 17, src: ip('10.20.0.101'), dst: ip('198.18.0.1'), srcPort: 5000, dstPort: 5001 },
-      reply: { protocol: 17, src: ip('198.18.0.1'), dst: ip('10.20.0.101'), srcPort: 5001, dstPort: 5000 },
-      status: 1 << 3,
-      mark: 0,
-      zone: 1002,
-    };
     t.neighbours.set(ip('198.18.0.1'), 0x02000000fe02);
     t.learn(routed);
     await flush();
     t.sut.tick();
-    assert.ok(t.dataplane.offload.outbound(17, 1002, routed.original.src, routed.original.dst, ((5000 << 16) | 5001) >>> 0));
+    assert.ok(routedOutbound(t));
     assert.deepEqual(t.claim.log, []);
   });
 });
