@@ -60,8 +60,8 @@ export async function startGateway(config: NvgwConfig, logger: Logger = createLo
     const port = kernel;
     const kernelReconciler: KernelReconciler = {
       detectBackend: () => port.detectBackend(),
-      async reconcile(intent) {
-        const { notes, failed, phases } = await reconcileInWorker(intent);
+      async reconcile(pass, neighboursOf) {
+        const { notes, failed, phases } = await reconcileInWorker(pass, neighboursOf);
         for (const note of notes) logger.info({ note }, 'kernel reconcile note');
         return { failed, phases };
       },

@@ -27,11 +27,12 @@ import type {
   KernelPort,
   KernelStep,
   LinkSpec,
+  LinkState,
   ObservedLink,
   ObservedRoute,
   RouteSpec,
 } from './kernel-port.js';
-import { IFNAME_MAX, PROTO_KERNEL, TABLE_LOCAL, TABLE_MAIN, linkSysctlKeys } from './plan.js';
+import { GLOBAL_SYSCTL_KEYS, IFNAME_MAX, PROTO_KERNEL, TABLE_LOCAL, TABLE_MAIN, linkSysctlKeys } from './plan.js';
 import type { RetryOptions } from './retry.js';
 
 export interface FakeKernelOptions {
@@ -53,6 +54,10 @@ export class FakeKernel implements KernelPort {
   readonly state: KernelObserved;
   /** Every step executed successfully, in order. */
   readonly executed: KernelStep[] = [];
+  /** Per observe(), the links whose neighbours and sysctls were read after it (observeLinkState). */
+  readonly linkStateReads: string[][] = [];
+  /** Links the last observe() found. */
+  private observedLinks = new Set<string>();
   private readonly backend: Backend;
   private readonly retry: RetryOptions;
   private readonly failures: InjectedFailure[] = [];
@@ -91,13 +96,27 @@ export class FakeKernel implements KernelPort {
     return this.backend;
   }
 
-  async observe(): Promise<KernelObserved> {
+  async observe(options: { linkState?: boolean } = {}): Promise<KernelObserved> {
     const copy = structuredClone(this.state);
-    const keep = new Set(['net/ipv4/ip_forward', 'net/ipv4/fwmark_reflect', 'net/ipv4/tcp_fwmark_accept']);
-    for (const l of copy.links) if (l.name.startsWith(OWNERSHIP.linkPrefix)) for (const k of linkSysctlKeys(l.name)) keep.add(k);
+    const linkState = options.linkState ?? true;
+    const keep = new Set<string>(GLOBAL_SYSCTL_KEYS);
+    if (linkState) for (const l of copy.links) if (l.name.startsWith(OWNERSHIP.linkPrefix)) for (const k of linkSysctlKeys(l.name)) keep.add(k);
     // Like the real adapter, only the sysctls nvgw manages are observed.
     copy.sysctls = Object.fromEntries(Object.entries(copy.sysctls).filter(([k]) => keep.has(k)));
+    if (!linkState) copy.neighbours = [];
+    this.observedLinks = new Set(copy.links.map((l) => l.name));
+    this.linkStateReads.push([]);
     return copy;
+  }
+
+  async observeLinkState(ifnames: readonly string[]): Promise<LinkState> {
+    const present = new Set(ifnames.filter((name) => this.observedLinks.has(name) && this.state.links.some((l) => l.name === name)));
+    this.linkStateReads.at(-1)?.push(...present);
+    const keys = new Set([...present].filter((name) => name.startsWith(OWNERSHIP.linkPrefix)).flatMap(linkSysctlKeys));
+    return {
+      neighbours: structuredClone(this.state.neighbours.filter((n) => present.has(n.ifname))),
+      sysctls: Object.fromEntries(Object.entries(this.state.sysctls).filter(([k]) => keys.has(k))),
+    };
   }
 
   async apply(plan: KernelPlan): Promise<ApplyReport> {

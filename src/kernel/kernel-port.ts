@@ -7,19 +7,31 @@
  * Reconciliation is kube-router style: observe everything, compute a plan with a pure
  * function (plan.ts: planKernel), apply it with replace semantics, and repeat at will. A
  * second run against an unchanged kernel plans nothing. Only objects nvgw owns (OWNERSHIP
- * in intent.ts; see plan.ts for the exact tests) are ever changed or deleted.
+ * in intent.ts; see plan.ts for the exact tests) are ever changed or deleted. The gateway
+ * runs the same loop in slices (reconcileSliced, pass-scope.ts), so what a pass holds at
+ * once is bounded by a slice, not by the number of VSIDs.
  *
  * The data-path and firewall contract of the policy-routing backend (marks, sysctls, the
  * local-table relocation) is written down at the top of plan.ts.
  */
-import type { Backend, KernelIntent } from './intent.js';
-import { planKernel } from './plan.js';
+import type { Backend, KernelIntent, NeighbourIntent } from './intent.js';
+import type { PassScope } from './pass-scope.js';
+import { isOwnedLinkName, planKernel, resolveScope } from './plan.js';
 
 export interface KernelPort {
   /** 'vrf' when the kernel can create a VRF device, else 'policy-routing'. Leaves nothing behind. */
   detectBackend(): Promise<Backend>;
-  /** A consistent snapshot of links, IPv4 addresses, neighbours, routes (all tables), rules and the sysctls nvgw manages. */
-  observe(): Promise<KernelObserved>;
+  /**
+   * A consistent snapshot of links, IPv4 addresses, neighbours, routes (all tables), rules and
+   * the sysctls nvgw manages. With `linkState: false`, no neighbours and only the
+   * namespace-wide sysctls in it: a sliced pass takes those per slice (observeLinkState).
+   */
+  observe(options?: { linkState?: boolean }): Promise<KernelObserved>;
+  /**
+   * The neighbours on these links as the last observe() found them (a link it did not find
+   * has none), and the links' sysctls as they are now.
+   */
+  observeLinkState(ifnames: readonly string[]): Promise<LinkState>;
   /** Runs the plan's steps in order; a failed step never stops independent ones. */
   apply(plan: KernelPlan): Promise<ApplyReport>;
   /** Releases the adapter's resources (the netlink socket). */
@@ -36,6 +48,71 @@ export async function reconcileKernel(port: KernelPort, intent: KernelIntent): P
   const report = await port.apply(plan);
   const phases = { observeMs: Math.round(observedAt - started), planMs: Math.round(plannedAt - observedAt), applyMs: Math.round(performance.now() - plannedAt), steps: plan.steps.length };
   return { plan, report, phases };
+}
+
+/**
+ * A whole pass in slices (pass-scope.ts): the intent with every subnet's neighbours left
+ * out, and the slices, the rest first. The neighbours of a slice's subnets are asked for
+ * when it runs, so the whole set never exists at once.
+ */
+export interface SlicedPass {
+  intent: KernelIntent;
+  slices: PassScope[];
+}
+
+/** The neighbours of these VSIDs, by VSID (a VSID not in the answer has none). */
+export type NeighbourSource = (vsids: number[]) => Promise<Map<number, NeighbourIntent[]>>;
+
+/** What a sliced pass did: the plans' notes and conflicts, the steps that failed, the timings. */
+export interface SlicedResult {
+  notes: string[];
+  conflicts: KernelPlan['conflicts'];
+  failed: StepOutcome[];
+  phases: ReconcileResult['phases'] & { slices: number };
+}
+
+/**
+ * One pass, slice by slice: links, addresses, routes and rules are read once at the start;
+ * each slice then reads the neighbours and sysctls of its own links, plans its part and
+ * applies it before the next slice is read. The slices touch disjoint objects, so what one
+ * applies never changes what a later one planned from the first read.
+ */
+export async function reconcileSliced(port: KernelPort, pass: SlicedPass, neighboursOf: NeighbourSource, afterSlice?: () => void): Promise<SlicedResult> {
+  const started = performance.now();
+  const base = await port.observe({ linkState: false });
+  const result: SlicedResult = { notes: [], conflicts: [], failed: [], phases: { observeMs: performance.now() - started, planMs: 0, applyMs: 0, steps: 0, slices: pass.slices.length } };
+  for (const scope of pass.slices) {
+    const observeFrom = performance.now();
+    const test = resolveScope(pass.intent, scope);
+    const intent = scope.kind === 'domains' ? await withNeighbours(pass.intent, scope.domains, neighboursOf) : pass.intent;
+    const linkState = await port.observeLinkState(base.links.filter((l) => isOwnedLinkName(l.name) && test.link(l.name)).map((l) => l.name));
+    const observed: KernelObserved = { ...base, neighbours: linkState.neighbours, sysctls: { ...base.sysctls, ...linkState.sysctls } };
+    const planFrom = performance.now();
+    const plan = planKernel(intent, observed, scope);
+    const applyFrom = performance.now();
+    const report = await port.apply(plan);
+    result.phases.observeMs += planFrom - observeFrom;
+    result.phases.planMs += applyFrom - planFrom;
+    result.phases.applyMs += performance.now() - applyFrom;
+    result.phases.steps += plan.steps.length;
+    result.notes.push(...plan.notes);
+    result.conflicts.push(...plan.conflicts);
+    result.failed.push(...report.failed);
+    afterSlice?.();
+  }
+  for (const key of ['observeMs', 'planMs', 'applyMs'] as const) result.phases[key] = Math.round(result.phases[key]);
+  return result;
+}
+
+/** The intent with the neighbours of these domains' subnets filled in (the rest stay as they are). */
+async function withNeighbours(intent: KernelIntent, domainIds: readonly string[], neighboursOf: NeighbourSource): Promise<KernelIntent> {
+  const ids = new Set(domainIds);
+  const vsids = intent.domains.filter((d) => ids.has(d.routingDomainId)).flatMap((d) => d.subnets.map((s) => s.vsid));
+  const neighbours = await neighboursOf(vsids);
+  return {
+    ...intent,
+    domains: intent.domains.map((d) => (ids.has(d.routingDomainId) ? { ...d, subnets: d.subnets.map((s) => ({ ...s, neighbours: neighbours.get(s.vsid) ?? [] })) } : d)),
+  };
 }
 
 export interface ReconcileResult {
@@ -115,6 +192,9 @@ export interface ObservedRule {
   /** The rule also matches on something nvgw never sets (src, dst, oif, tos, ports, uid, invert...). */
   otherSelectors: boolean;
 }
+
+/** What is on a set of links: their neighbours and the per-link sysctls nvgw manages. */
+export type LinkState = Pick<KernelObserved, 'neighbours' | 'sysctls'>;
 
 export interface KernelObserved {
   links: ObservedLink[];

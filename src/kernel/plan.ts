@@ -71,6 +71,8 @@
  */
 import type { Backend, DomainIntent, KernelIntent, RouteIntent, SubnetIntent } from './intent.js';
 import { OWNERSHIP } from './intent.js';
+import { scopeTest } from './pass-scope.js';
+import type { PassScope, ScopeTest } from './pass-scope.js';
 import { networkOf, parseIpv4, parseIpv4Prefix } from './ipv4.js';
 import type {
   AddressSpec,
@@ -192,15 +194,82 @@ export interface DesiredKernel {
   /** Tenant CAs whose kernel local route is moved out of table local (policy-routing). */
   localRoutesMoved: { ifname: string; address: string }[];
   conflicts: Conflict[];
+  /** What the pass plans (everything unless sliced); only wants inside it are listed above. */
+  scope: ScopeTest;
 }
 
 const isMac = (mac: unknown): mac is string => typeof mac === 'string' && /^[0-9a-f]{12}$/.test(mac);
 const isU32 = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 0xffffffff;
 const isForeignIfname = (name: unknown): name is string => typeof name === 'string' && /^[^\s/:]{1,15}$/.test(name);
 
-/** What nvgw wants in the kernel, from the intent alone; invalid items become conflicts. */
-export function desiredKernel(intent: KernelIntent): DesiredKernel {
+/** The domains and subnets of an intent that are valid, and what each claims (see claimsOf). */
+interface Claims {
+  valid: { domain: DomainIntent; subnets: SubnetIntent[] }[];
+  domainOfLink: Map<string, string>;
+  domainOfTable: Map<number, string>;
+  /** Each domain's own problems, by the domain they belong to. */
+  problems: { routingDomainId: string; conflict: Conflict }[];
+}
+
+/**
+ * Validates every domain and subnet of the intent, first come first served (a table, mark
+ * or link name used twice belongs to the first), and records which domain claims which
+ * link and table: what decides the slice an object belongs to (pass-scope.ts).
+ */
+function claimsOf(intent: KernelIntent): Claims {
+  const claims: Claims = { valid: [], domainOfLink: new Map(), domainOfTable: new Map(), problems: [] };
+  const linkNames = new Set<string>();
+  const tables = new Map<number, string>();
+  const marks = new Map<number, string>();
+  for (const domain of intent.domains) {
+    const id = domain.routingDomainId;
+    const did = `domain ${id}`;
+    const problem = domainProblem(domain, intent.backend, tables, marks, linkNames);
+    if (problem !== undefined) {
+      claims.problems.push({ routingDomainId: id, conflict: { id: did, reason: problem } });
+      continue;
+    }
+    tables.set(domain.table, did);
+    claims.domainOfTable.set(domain.table, id);
+    if (intent.backend === 'policy-routing') marks.set(domain.mark, did);
+    if (intent.backend === 'vrf') {
+      linkNames.add(domain.vrfName);
+      claims.domainOfLink.set(domain.vrfName, id);
+    }
+    const subnets: SubnetIntent[] = [];
+    for (const subnet of domain.subnets) {
+      const subnetProblem = subnetProblemOf(subnet, linkNames);
+      if (subnetProblem !== undefined) {
+        claims.problems.push({ routingDomainId: id, conflict: { id: `subnet ${subnet.vsid} of ${did}`, reason: subnetProblem } });
+        continue;
+      }
+      for (const name of subnet.kind === 'veth' ? [subnet.ifname, subnet.datapathIfname] : [subnet.ifname]) {
+        linkNames.add(name);
+        claims.domainOfLink.set(name, id);
+      }
+      subnets.push(subnet);
+    }
+    claims.valid.push({ domain, subnets });
+  }
+  return claims;
+}
+
+/** What a slice of a pass covers in this intent (pass-scope.ts). */
+export function resolveScope(intent: KernelIntent, scope: PassScope | undefined): ScopeTest {
+  if (scope === undefined) return scopeTest(undefined, new Map(), new Map());
+  const { domainOfLink, domainOfTable } = claimsOf(intent);
+  return scopeTest(scope, domainOfLink, domainOfTable);
+}
+
+/**
+ * What nvgw wants in the kernel, from the intent alone; invalid items become conflicts.
+ * With a scope, only what lies inside it (the intent is still validated whole, so a slice
+ * knows which names and tables belong to domains outside it).
+ */
+export function desiredKernel(intent: KernelIntent, scope?: PassScope): DesiredKernel {
   const backend = intent.backend;
+  const claims = claimsOf(intent);
+  const test = scopeTest(scope, claims.domainOfLink, claims.domainOfTable);
   const want: DesiredKernel = {
     backend,
     links: [],
@@ -211,17 +280,15 @@ export function desiredKernel(intent: KernelIntent): DesiredKernel {
     routes: [],
     rules: [],
     localRoutesMoved: [],
-    conflicts: [],
+    conflicts: claims.problems.filter((p) => test.domain(p.routingDomainId)).map((p) => p.conflict),
+    scope: test,
   };
   const conflict = (id: string, reason: string): void => {
     want.conflicts.push({ id, reason });
   };
-  const linkNames = new Set<string>();
   const routes = new Map<string, RouteSpec>();
   const addresses = new Set<string>();
   const neighbours = new Set<string>();
-  const tables = new Map<number, string>();
-  const marks = new Map<number, string>();
 
   const addRoute = (route: RouteSpec): void => {
     const key = routeKey(route);
@@ -234,36 +301,21 @@ export function desiredKernel(intent: KernelIntent): DesiredKernel {
     }
   };
 
-  for (const linkSysctl of GLOBAL_SYSCTLS[backend]) want.sysctls.push(linkSysctl);
+  if (test.global) for (const linkSysctl of GLOBAL_SYSCTLS[backend]) want.sysctls.push(linkSysctl);
 
-  for (const domain of intent.domains) {
+  for (const { domain, subnets } of claims.valid) {
+    if (!test.domain(domain.routingDomainId)) continue;
     const did = `domain ${domain.routingDomainId}`;
-    const problem = domainProblem(domain, backend, tables, marks, linkNames);
-    if (problem !== undefined) {
-      conflict(did, problem);
-      continue;
-    }
-    tables.set(domain.table, did);
-    if (backend === 'policy-routing') marks.set(domain.mark, did);
     if (backend === 'vrf') {
-      linkNames.add(domain.vrfName);
       want.links.push({ name: domain.vrfName, kind: 'vrf', vrfTable: domain.table, up: true, master: null });
     }
     const master = backend === 'vrf' ? domain.vrfName : null;
     const domainLinks = new Set<string>();
 
-    for (const subnet of domain.subnets) {
-      const sid = `subnet ${subnet.vsid} of ${did}`;
-      const subnetProblem = subnetProblemOf(subnet, linkNames);
-      if (subnetProblem !== undefined) {
-        conflict(sid, subnetProblem);
-        continue;
-      }
+    for (const subnet of subnets) {
       const ifname = subnet.ifname;
-      linkNames.add(ifname);
       domainLinks.add(ifname);
       if (subnet.kind === 'veth') {
-        linkNames.add(subnet.datapathIfname);
         want.vethPairs.push([ifname, subnet.datapathIfname]);
         want.links.push({ name: ifname, kind: 'veth', peer: subnet.datapathIfname, mac: subnet.mac, mtu: subnet.mtu, up: true, master });
         // The data path owns this end: nvgw keeps it existing, up and at the tenant MTU, and leaves its MAC and master alone.
@@ -365,39 +417,41 @@ export function desiredKernel(intent: KernelIntent): DesiredKernel {
     }
   }
 
-  for (const a of intent.provider.addresses) {
-    const spec: DesiredAddress = { ifname: a.ifname, address: a.address, prefixLength: a.prefixLength, noPrefixRoute: false, owner: 'protocol' };
-    if (!isForeignIfname(a.ifname) || parseIpv4(a.address) === undefined || !Number.isInteger(a.prefixLength) || a.prefixLength < 0 || a.prefixLength > 32) {
-      conflict(addressId(spec), 'not an interface name, IPv4 address and prefix length');
-      continue;
+  if (test.global) {
+    for (const a of intent.provider.addresses) {
+      const spec: DesiredAddress = { ifname: a.ifname, address: a.address, prefixLength: a.prefixLength, noPrefixRoute: false, owner: 'protocol' };
+      if (!isForeignIfname(a.ifname) || parseIpv4(a.address) === undefined || !Number.isInteger(a.prefixLength) || a.prefixLength < 0 || a.prefixLength > 32) {
+        conflict(addressId(spec), 'not an interface name, IPv4 address and prefix length');
+        continue;
+      }
+      if (isOwnedLinkName(a.ifname)) {
+        conflict(addressId(spec), 'a provider address belongs on a provider interface, not on an nvgw link');
+        continue;
+      }
+      if (addresses.has(addressKey(spec))) continue;
+      addresses.add(addressKey(spec));
+      want.addresses.push(spec);
     }
-    if (isOwnedLinkName(a.ifname)) {
-      conflict(addressId(spec), 'a provider address belongs on a provider interface, not on an nvgw link');
-      continue;
-    }
-    if (addresses.has(addressKey(spec))) continue;
-    addresses.add(addressKey(spec));
-    want.addresses.push(spec);
   }
+  // Uplinks: their iif rule (routed mode) lives in its domain's table and belongs to that
+  // domain's slice; everything else here is namespace-wide and belongs to the rest.
   const uplinkNames = new Set<string>();
   for (const u of intent.uplinks ?? []) {
     const uid = `uplink ${String(u.ifname)}`;
-    if (!isForeignIfname(u.ifname) || isOwnedLinkName(u.ifname)) {
-      conflict(uid, 'an uplink is a host interface that nvgw does not own');
-      continue;
-    }
-    if (uplinkNames.has(u.ifname)) {
-      conflict(uid, 'listed twice; keeping the first');
+    const problem = !isForeignIfname(u.ifname) || isOwnedLinkName(u.ifname)
+      ? 'an uplink is a host interface that nvgw does not own'
+      : uplinkNames.has(u.ifname)
+        ? 'listed twice; keeping the first'
+        : u.table !== undefined && !claims.domainOfTable.has(u.table)
+          ? `table ${u.table} belongs to no routing domain of this intent`
+          : undefined;
+    if (problem !== undefined) {
+      if (test.global) conflict(uid, problem);
       continue;
     }
     uplinkNames.add(u.ifname);
-    if (u.table !== undefined) {
-      if (!tables.has(u.table)) {
-        conflict(uid, `table ${u.table} belongs to no routing domain of this intent`);
-        continue;
-      }
-      want.rules.push({ priority: RULE_PRIORITY_IIF, iif: u.ifname, table: u.table });
-    }
+    if (u.table !== undefined && test.table(u.table)) want.rules.push({ priority: RULE_PRIORITY_IIF, iif: u.ifname, table: u.table });
+    if (!test.global) continue;
     for (const a of u.addresses) {
       // Routed: the prefix route belongs in the domain's table (uplinkRoutes), not in main.
       const spec: DesiredAddress = { ifname: u.ifname, address: a.address, prefixLength: a.prefixLength, noPrefixRoute: u.table !== undefined, owner: 'protocol' };
@@ -410,6 +464,7 @@ export function desiredKernel(intent: KernelIntent): DesiredKernel {
       want.addresses.push(spec);
     }
   }
+  if (!test.global) return want;
   for (const r of intent.provider.routes) {
     const route = routeFromIntent(TABLE_MAIN, r);
     if (typeof route === 'string') conflict(`route ${String(r.prefix)} table ${TABLE_MAIN}`, route);
@@ -527,9 +582,16 @@ function routeSatisfies(o: ObservedRoute, r: RouteSpec): boolean {
 
 // ---- The plan ----
 
-/** The steps that make `observed` match `intent`, in application order (see KernelPlan.steps). */
-export function planKernel(intent: KernelIntent, observed: KernelObserved): KernelPlan {
-  const want = desiredKernel(intent);
+/**
+ * The steps that make `observed` match `intent`, in application order (see KernelPlan.steps).
+ * With a scope, only those for the objects inside it (pass-scope.ts): what the scope does
+ * not cover is neither wanted nor deleted, whatever `observed` holds of it.
+ */
+export function planKernel(intent: KernelIntent, observed: KernelObserved, scope?: PassScope): KernelPlan {
+  const want = desiredKernel(intent, scope);
+  const inScope = want.scope;
+  /** Objects on an nvgw link go with the link's slice; on any other link they are namespace-wide. */
+  const onLinkInScope = (ifname: string): boolean => (isOwnedLinkName(ifname) ? inScope.link(ifname) : inScope.global);
   const conflicts: Conflict[] = [...want.conflicts];
   const notes: string[] = [];
   const del = {
@@ -582,7 +644,7 @@ export function planKernel(intent: KernelIntent, observed: KernelObserved): Kern
   const exists = (name: string): ObservedLink | undefined => (gone.has(name) ? undefined : observedLinks.get(name));
 
   for (const link of observed.links) {
-    if (isOwnedLinkName(link.name) && !wantedLinks.has(link.name)) deleteLink(link);
+    if (isOwnedLinkName(link.name) && !wantedLinks.has(link.name) && inScope.link(link.name)) deleteLink(link);
   }
 
   const makeRoom = (names: string[]): boolean => {
@@ -599,15 +661,17 @@ export function planKernel(intent: KernelIntent, observed: KernelObserved): Kern
   };
 
   const pairOf = new Map<string, string>();
+  const tenantEnds = new Set<string>();
   for (const [tenant, datapath] of want.vethPairs) {
     pairOf.set(tenant, datapath);
     pairOf.set(datapath, tenant);
+    tenantEnds.add(tenant);
   }
 
   for (const spec of want.links) {
     if (spec.kind === 'veth') {
       const partner = pairOf.get(spec.name);
-      const tenantEnd = partner !== undefined && want.vethPairs.some(([t]) => t === spec.name);
+      const tenantEnd = partner !== undefined && tenantEnds.has(spec.name);
       if (!tenantEnd || partner === undefined) continue;
       const a = exists(spec.name);
       const b = exists(partner);
@@ -656,8 +720,17 @@ export function planKernel(intent: KernelIntent, observed: KernelObserved): Kern
     });
   }
 
-  /** Observed objects on links that the deletions remove vanish with them. */
-  const survives = (ifname: string | undefined): boolean => ifname === undefined || !gone.has(ifname);
+  /**
+   * Observed objects on links that the deletions remove vanish with them: this plan's
+   * deletions, and in a domain's slice the unclaimed nvgw links the rest deletes (unless a
+   * foreign veth peer keeps the rest from it, as deleteLink refuses).
+   */
+  const goneWithTheRest = (ifname: string): boolean => {
+    if (inScope.link(ifname) || !isOwnedLinkName(ifname) || !inScope.unclaimed(ifname)) return false;
+    const link = observedLinks.get(ifname);
+    return link !== undefined && !(link.kind === 'veth' && typeof link.peer === 'string' && !isOwnedLinkName(link.peer));
+  };
+  const survives = (ifname: string | undefined): boolean => ifname === undefined || (!gone.has(ifname) && !goneWithTheRest(ifname));
   const usable = (ifname: string): boolean => !blocked.has(ifname);
 
   // ---- sysctls ----
@@ -682,7 +755,8 @@ export function planKernel(intent: KernelIntent, observed: KernelObserved): Kern
 
   // ---- Addresses ----
   const observedAddresses = new Map<string, ObservedAddress>();
-  for (const a of observed.addresses) if (survives(a.ifname)) observedAddresses.set(addressKey(a), a);
+  for (const a of observed.addresses) if (survives(a.ifname) && onLinkInScope(a.ifname)) observedAddresses.set(addressKey(a), a);
+  /** "<ifname> <address>" of every address this plan adds (whatever its prefix length). */
   const addedAddresses = new Set<string>();
   const wantedAddressKeys = new Set(want.addresses.map(addressKey));
   for (const a of want.addresses) {
@@ -695,14 +769,14 @@ export function planKernel(intent: KernelIntent, observed: KernelObserved): Kern
         continue;
       }
       add.addresses.push({ kind: 'address', op: 'create', id: addressId(a), requires: owner === 'link' ? [a.ifname] : [], address: spec });
-      addedAddresses.add(addressKey(a));
+      addedAddresses.add(`${a.ifname} ${a.address}`);
     } else if (!isOwnedAddress(current)) {
       notes.push(`${addressId(a)} is present but was not added by nvgw (IFA_PROTO ${current.protocol}); left as it is and never removed`);
     } else if (current.noPrefixRoute !== a.noPrefixRoute) {
       // The kernel does not change IFA_F_NOPREFIXROUTE on replace: delete and add again.
       del.addresses.push({ kind: 'address', op: 'delete', id: addressId(a), requires: [], address: spec });
       add.addresses.push({ kind: 'address', op: 'create', id: addressId(a), requires: owner === 'link' ? [a.ifname] : [], address: spec });
-      addedAddresses.add(addressKey(a));
+      addedAddresses.add(`${a.ifname} ${a.address}`);
     }
   }
   for (const a of observedAddresses.values()) {
@@ -714,7 +788,7 @@ export function planKernel(intent: KernelIntent, observed: KernelObserved): Kern
 
   // ---- Neighbours ----
   const observedNeighbours = new Map(
-    observed.neighbours.filter((n) => survives(n.ifname) && isOwnedLinkName(n.ifname)).map((n) => [neighbourKey(n), n]),
+    observed.neighbours.filter((n) => survives(n.ifname) && isOwnedLinkName(n.ifname) && inScope.link(n.ifname)).map((n) => [neighbourKey(n), n]),
   );
   const wantedNeighbourKeys = new Set(want.neighbours.map(neighbourKey));
   for (const n of want.neighbours) {
@@ -732,7 +806,7 @@ export function planKernel(intent: KernelIntent, observed: KernelObserved): Kern
   // ---- Routes ----
   const observedRoutes = new Map<string, ObservedRoute[]>();
   for (const r of observed.routes) {
-    if (!survives(r.ifname)) continue;
+    if (!survives(r.ifname) || !inScope.table(r.table)) continue;
     const key = routeKey(r);
     observedRoutes.set(key, [...(observedRoutes.get(key) ?? []), r]);
   }
@@ -770,7 +844,7 @@ export function planKernel(intent: KernelIntent, observed: KernelObserved): Kern
   // Kernel local routes of tenant CAs, moved into the domain table (policy-routing).
   const kernelLocal = new Set(
     observed.routes
-      .filter((o) => o.table === TABLE_LOCAL && o.type === 'local' && o.protocol === PROTO_KERNEL && o.ifname !== undefined && survives(o.ifname))
+      .filter((o) => o.table === TABLE_LOCAL && o.type === 'local' && o.protocol === PROTO_KERNEL && o.ifname !== undefined && survives(o.ifname) && inScope.link(o.ifname))
       .map((o) => `${o.ifname ?? ''} ${o.prefix}`),
   );
   for (const m of want.localRoutesMoved) {
@@ -780,7 +854,7 @@ export function planKernel(intent: KernelIntent, observed: KernelObserved): Kern
       kernelLocal.has(`${m.ifname} ${prefix}`) ||
       fresh.has(m.ifname) ||
       broughtUp.has(m.ifname) ||
-      [...addedAddresses].some((k) => k.startsWith(`${m.ifname} ${m.address}/`));
+      addedAddresses.has(`${m.ifname} ${m.address}`);
     if (!reAdded) continue;
     const route: RouteSpec = { table: TABLE_LOCAL, prefix, metric: 0, type: 'local', scope: 'host', protocol: PROTO_KERNEL, ifname: m.ifname };
     add.evictions.push({
@@ -794,8 +868,8 @@ export function planKernel(intent: KernelIntent, observed: KernelObserved): Kern
 
   // ---- Rules ----
   const observedRules = new Map<string, number>();
-  for (const r of observed.rules) {
-    if (!isOwnedRule(r)) continue;
+  const ownedRules = observed.rules.filter((r) => isOwnedRule(r) && inScope.table(r.table));
+  for (const r of ownedRules) {
     if (r.action !== 'lookup' || r.otherSelectors) {
       // A delete names selectors and the kernel removes the first rule that has them; with
       // selectors nvgw does not model it could hit a wanted rule instead. Never guess.
@@ -809,8 +883,8 @@ export function planKernel(intent: KernelIntent, observed: KernelObserved): Kern
     if (count > 0) del.rules.push(ruleDelete(r));
   }
   const wantedRuleKeys = new Set(want.rules.map(ruleKey));
-  for (const r of observed.rules) {
-    if (isOwnedRule(r) && r.action === 'lookup' && !r.otherSelectors && !wantedRuleKeys.has(ruleKey(ruleSpecOf(r)))) {
+  for (const r of ownedRules) {
+    if (r.action === 'lookup' && !r.otherSelectors && !wantedRuleKeys.has(ruleKey(ruleSpecOf(r)))) {
       del.rules.push(ruleDelete(r));
     }
   }

@@ -85,6 +85,8 @@ const RTA_MULTIPATH = 9;
 const RTA_TABLE = 15;
 
 // linux/neighbour.h
+/** linux/rtnetlink.h: IFLA_EXT_MASK bit that leaves link statistics out of an answer (Linux >= 4.13). */
+const RTEXT_FILTER_SKIP_STATS = 1 << 3;
 const NDA_DST = 1;
 const NDA_LLADDR = 2;
 const NUD_PERMANENT = 0x80;
@@ -121,6 +123,12 @@ const u16 = (b: Buffer, o = 0): number => (LE ? b.readUInt16LE(o) : b.readUInt16
 const u32 = (b: Buffer, o = 0): number => (LE ? b.readUInt32LE(o) : b.readUInt32BE(o));
 const s32 = (b: Buffer, o = 0): number => (LE ? b.readInt32LE(o) : b.readInt32BE(o));
 const putU8 = (n: number): Buffer => Buffer.from([n]);
+const u32Bytes = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  if (LE) b.writeUInt32LE(n);
+  else b.writeUInt32BE(n);
+  return b;
+};
 const cString = (b: Buffer): string => {
   const nul = b.indexOf(0);
   return b.subarray(0, nul < 0 ? b.length : nul).toString('utf8');
@@ -150,7 +158,10 @@ export function encodeDump(kind: 'link' | 'address' | 'route' | 'neighbour' | 'r
     bytesOf((out) => {
       switch (kind) {
         case 'link':
-          rt.formatLinkMessage({ kind: 'link', data: {}, attrs: {} }, out);
+          // Without the per-link counters (IFLA_STATS64, the IPv6 and ICMPv6 statistics):
+          // nvgw reads none of them, and they are over half of each link's answer (~1.5 KB
+          // per link, 12 MB for 8,000 links).
+          rt.formatLinkMessage({ kind: 'link', data: {}, attrs: { extMask: u32Bytes(RTEXT_FILTER_SKIP_STATS) } }, out);
           break;
         case 'address':
           rt.formatAddressMessage({ kind: 'address', data: { family: AF_INET }, attrs: {} }, out);

@@ -142,6 +142,11 @@ export class DesiredState {
     return this.stores[kind].size;
   }
 
+  /** How many lookup records one VSID has. */
+  recordCountOf(vsid: number): number {
+    return this.recordsByVsid.get(vsid)?.size ?? 0;
+  }
+
   /** Lookup records of one VSID, for the data path and filters. */
   *recordsOf(vsid: number): Generator<LookupRecord> {
     for (const key of this.recordsByVsid.get(vsid) ?? []) yield this.stores.lookupRecords.get(key)!;

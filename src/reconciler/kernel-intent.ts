@@ -12,7 +12,7 @@
 import type { DesiredState } from '../model/desired-state.js';
 import { parseIp, parsePrefix, prefixContains } from '../model/ip.js';
 import { isOnLink, isWildcardRecord } from '../model/resources.js';
-import type { Backend, DomainIntent, KernelIntent, RouteIntent, SubnetIntent } from '../kernel/intent.js';
+import type { Backend, DomainIntent, KernelIntent, NeighbourIntent, RouteIntent, SubnetIntent } from '../kernel/intent.js';
 import { derivedGatewayMac, gatewayPasOf, isGatewayRecord } from '../datapath/tables.js';
 
 /** Like a VRF device's default: the last route of every domain table, so nothing falls through. */
@@ -34,6 +34,11 @@ export interface IntentOptions {
   /** Tenant MTU: the PA MTU minus the 42 bytes of NVGRE overhead. */
   tenantMtu: number;
   tableOf(routingDomainId: string): number;
+  /**
+   * Fill in each subnet's permanent neighbours (default true). A sliced kernel pass leaves
+   * them out and asks for a slice's at a time (neighbourIntents).
+   */
+  neighbours?: boolean;
 }
 
 /**
@@ -76,17 +81,14 @@ export function buildKernelIntent(state: DesiredState, options: IntentOptions): 
       neighbours: [],
     };
     for (const record of state.recordsOf(vsid)) {
-      if (isWildcardRecord(record)) continue;
-      if (isGatewayRecord(record, gatewayPas)) {
-        intent.mac = record.macAddress;
-        intent.addresses.push({ address: record.customerAddress, prefixLength: onLinkLength(record.customerAddress, onLink.map((r) => r.destinationPrefix)) });
-        let cas = ownCas.get(subnet.routingDomainId);
-        if (!cas) ownCas.set(subnet.routingDomainId, (cas = new Set()));
-        cas.add(record.customerAddress);
-      } else {
-        intent.neighbours.push({ address: record.customerAddress, mac: record.macAddress });
-      }
+      if (isWildcardRecord(record) || !isGatewayRecord(record, gatewayPas)) continue;
+      intent.mac = record.macAddress;
+      intent.addresses.push({ address: record.customerAddress, prefixLength: onLinkLength(record.customerAddress, onLink.map((r) => r.destinationPrefix)) });
+      let cas = ownCas.get(subnet.routingDomainId);
+      if (!cas) ownCas.set(subnet.routingDomainId, (cas = new Set()));
+      cas.add(record.customerAddress);
     }
+    if (options.neighbours ?? true) intent.neighbours = neighbourIntents(state, vsid, gatewayPas);
     domain.subnets.push(intent);
   }
 
@@ -114,6 +116,15 @@ export function buildKernelIntent(state: DesiredState, options: IntentOptions): 
       routes: [...state.list('providerRoutes')].map((r) => ({ ifname: r.interface, prefix: r.destinationPrefix, type: 'unicast' as const, nextHop: r.nextHop, metric: r.metric })),
     },
   };
+}
+
+/** A VSID's permanent neighbours: every record with a CA that is not the gateway's own. */
+export function neighbourIntents(state: DesiredState, vsid: number, gatewayPas: Set<number>): NeighbourIntent[] {
+  const neighbours: NeighbourIntent[] = [];
+  for (const record of state.recordsOf(vsid)) {
+    if (!isWildcardRecord(record) && !isGatewayRecord(record, gatewayPas)) neighbours.push({ address: record.customerAddress, mac: record.macAddress });
+  }
+  return neighbours;
 }
 
 /** Prefix length of the longest on-link prefix holding the address (the gateway's subnet), else a host route. */

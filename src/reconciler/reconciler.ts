@@ -1,6 +1,8 @@
 /**
  * Desired state -> kernel, firewall and data path, safe to repeat (kube-router style):
  * every pass computes the whole intent and lets each adapter make its world match it.
+ * The kernel takes it in slices of domains (pass-scope.ts), asking for each slice's
+ * permanent neighbours as it reaches it: the whole neighbour set is never built at once.
  *
  * Two speeds. The data path's tables are updated at once, incrementally, for the VSIDs a
  * change touched: a live-migrated VM's new PA reaches the next packet. The kernel and the
@@ -15,18 +17,26 @@ import type { NotForwardedRecord } from '../datapath/tables.js';
 import { buildTables, gatewayPasOf, offloadTables } from '../datapath/tables.js';
 import type { TableOptions } from '../datapath/tables.js';
 import type { FirewallPort } from '../firewall/iptables.js';
-import type { Backend, KernelIntent } from '../kernel/intent.js';
+import type { Backend, NeighbourIntent } from '../kernel/intent.js';
+import type { SlicedPass } from '../kernel/kernel-port.js';
+import { sliceDomains } from '../kernel/pass-scope.js';
 import type { Change } from '../model/desired-state.js';
 import { withExternal } from '../nat/intent.js';
 import type { AllocationStore } from '../store/state-store.js';
 import type { TenantKind } from './kernel-intent.js';
-import { buildKernelIntent, kernelRecordsSignature } from './kernel-intent.js';
+import { buildKernelIntent, kernelRecordsSignature, neighbourIntents } from './kernel-intent.js';
+
+/** The neighbours of these VSIDs in the current state, by VSID. */
+export type NeighbourLookup = (vsids: number[]) => [number, NeighbourIntent[]][];
 
 /** The kernel adapter as the reconciler uses it. */
 export interface KernelReconciler {
   detectBackend(): Promise<Backend>;
-  /** Makes the kernel match the intent; returns the objects that failed (the rest are applied). */
-  reconcile(intent: KernelIntent): Promise<{ failed: { object: string; error: string }[]; phases?: KernelPhases }>;
+  /**
+   * Makes the kernel match the intent, slice by slice, taking each slice's neighbours from
+   * `neighboursOf` as it reaches it; returns the objects that failed (the rest are applied).
+   */
+  reconcile(pass: SlicedPass, neighboursOf: NeighbourLookup): Promise<{ failed: { object: string; error: string }[]; phases?: KernelPhases }>;
 }
 
 export interface ReconcilerOptions {
@@ -49,6 +59,8 @@ export interface KernelPhases {
   planMs: number;
   applyMs: number;
   steps: number;
+  /** Slices the pass ran in (pass-scope.ts). */
+  slices?: number;
 }
 
 export interface ReconcileStatus {
@@ -70,6 +82,13 @@ export interface ReconcileStatus {
 
 /** Changes that alter a domain's routes as the data path sees them (tables.ts domainRoutes). */
 const ROUTE_KINDS = new Set<Change['kind']>(['routingDomains', 'customerRoutes', 'externalNetworks', 'natConnections', 'routedConnections']);
+
+/**
+ * Permanent neighbours a slice of a kernel pass holds at most (a larger domain is a slice
+ * of its own). At 25 records per VSID, 320 VSIDs: what a slice's worker observes, plans and
+ * applies stays in the tens of MB at any scale (docs/performance.md section 9).
+ */
+const SLICE_NEIGHBOURS = 8_000;
 
 const TABLE_PREFIX = 'table:';
 const ZONE_PREFIX = 'zone:';
@@ -219,17 +238,25 @@ export class Reconciler {
     const state = this.service.current;
     const gatewayPas = gatewayPasOf(state);
     this.kernelRecords = new Map([...state.list('virtualSubnets')].map((s) => [s.virtualSubnetId, kernelRecordsSignature(state, s.virtualSubnetId, gatewayPas)]));
+    // Everything but the neighbours (100,000 at the scale goal): the kernel pass asks for
+    // them slice by slice, from the state as it is then.
     const domainsOnly = buildKernelIntent(state, {
       backend: this.backend!,
       tenantKind: this.options.tenantKind,
       tenantMtu: this.options.paMtu - 42,
       tableOf: (rd) => this.allocations.allocations().get(`${TABLE_PREFIX}${rd}`)!,
+      neighbours: false,
     });
     const external = withExternal(state, domainsOnly, (rd) => this.allocations.allocations().get(`${ZONE_PREFIX}${rd}`)!);
     const intent = external.kernel;
     const full = this.resyncDue;
     this.resyncDue = false;
-    const report = await this.kernel.reconcile(intent);
+    const slices = sliceDomains(intent, (vsid) => state.recordCountOf(vsid), SLICE_NEIGHBOURS);
+    const report = await this.kernel.reconcile({ intent, slices }, (vsids) => {
+      const now = this.service.current;
+      const pas = gatewayPasOf(now);
+      return vsids.map((vsid) => [vsid, neighbourIntents(now, vsid, pas)]);
+    });
     const failedObjects = new Set(report.failed.map((f) => f.object));
     const offloadsFrom = Date.now();
     if (this.options.tuneTenantLink) {

@@ -24,8 +24,10 @@ export function fakeReconciler(service: ConfigService, store: MemoryStore, optio
     store,
     {
       detectBackend: () => Promise.resolve(options.backend ?? 'policy-routing'),
-      reconcile: (intent) => {
-        kernelIntents.push(intent);
+      reconcile: ({ intent }, neighboursOf) => {
+        // The whole intent as one pass would see it: every subnet with its neighbours.
+        const neighbours = new Map(neighboursOf(intent.domains.flatMap((d) => d.subnets.map((s) => s.vsid))));
+        kernelIntents.push({ ...intent, domains: intent.domains.map((d) => ({ ...d, subnets: d.subnets.map((s) => ({ ...s, neighbours: neighbours.get(s.vsid) ?? [] })) })) });
         return Promise.resolve({ failed: [] });
       },
     },

@@ -8,14 +8,24 @@
  *   {"op":"observe"}                      -> KernelObserved
  *   {"op":"plan","intent":...}            -> KernelPlan (observe + plan, nothing applied)
  *   {"op":"reconcile","intent":...}       -> {"plan": ..., "report": ...}
+ *   {"op":"linkState","ifnames":[...]}   -> {"base": observe({linkState:false}), "links": observeLinkState(ifnames)}
+ *   {"op":"sliced","intent":...,"slices":[...]} -> SlicedResult; the neighbours come from the
+ *                                            intent's own subnets, asked for slice by slice
  */
 import { text } from 'node:stream/consumers';
 import type { KernelIntent } from '../../../src/kernel/intent.js';
-import { reconcileKernel } from '../../../src/kernel/kernel-port.js';
+import { reconcileKernel, reconcileSliced } from '../../../src/kernel/kernel-port.js';
+import type { PassScope } from '../../../src/kernel/pass-scope.js';
 import { createNetlinkKernel } from '../../../src/kernel/netlink-kernel.js';
 import { planKernel } from '../../../src/kernel/plan.js';
 
-export type AgentRequest = { op: 'detect' } | { op: 'observe' } | { op: 'plan'; intent: KernelIntent } | { op: 'reconcile'; intent: KernelIntent };
+export type AgentRequest =
+  | { op: 'detect' }
+  | { op: 'observe' }
+  | { op: 'plan'; intent: KernelIntent }
+  | { op: 'reconcile'; intent: KernelIntent }
+  | { op: 'linkState'; ifnames: string[] }
+  | { op: 'sliced'; intent: KernelIntent; slices: PassScope[] };
 
 async function main(): Promise<void> {
   const request = JSON.parse(await text(process.stdin)) as AgentRequest;
@@ -35,6 +45,19 @@ async function main(): Promise<void> {
       case 'reconcile':
         answer = await reconcileKernel(kernel, request.intent);
         break;
+      case 'linkState': {
+        const base = await kernel.observe({ linkState: false });
+        answer = { base, links: await kernel.observeLinkState(request.ifnames) };
+        break;
+      }
+      case 'sliced': {
+        const subnets = request.intent.domains.flatMap((d) => d.subnets);
+        const withoutNeighbours = { ...request.intent, domains: request.intent.domains.map((d) => ({ ...d, subnets: d.subnets.map((s) => ({ ...s, neighbours: [] })) })) };
+        answer = await reconcileSliced(kernel, { intent: withoutNeighbours, slices: request.slices }, (vsids) =>
+          Promise.resolve(new Map(vsids.map((vsid) => [vsid, subnets.find((s) => s.vsid === vsid)?.neighbours ?? []]))),
+        );
+        break;
+      }
     }
     process.stdout.write(JSON.stringify(answer));
   } finally {

@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { KernelIntent } from '../../../src/kernel/intent.js';
-import type { KernelObserved, KernelPlan, ReconcileResult } from '../../../src/kernel/kernel-port.js';
+import type { KernelObserved, KernelPlan, LinkState, ReconcileResult, SlicedResult } from '../../../src/kernel/kernel-port.js';
+import type { PassScope } from '../../../src/kernel/pass-scope.js';
 
 const PREFIX = `nvgwk-${process.pid}-`;
 const AGENT = fileURLToPath(new URL('./ns-agent.js', import.meta.url));
@@ -53,6 +54,10 @@ export const adapter = {
   observe: (ns: string): Promise<KernelObserved> => agent(ns, { op: 'observe' }),
   plan: (ns: string, intent: KernelIntent): Promise<KernelPlan> => agent(ns, { op: 'plan', intent }),
   reconcile: (ns: string, intent: KernelIntent): Promise<ReconcileResult> => agent(ns, { op: 'reconcile', intent }),
+  /** observe({ linkState: false }), then observeLinkState(ifnames) against it. */
+  linkState: (ns: string, ifnames: string[]): Promise<{ base: KernelObserved; links: LinkState }> => agent(ns, { op: 'linkState', ifnames }),
+  /** A sliced pass; the neighbours are the intent's own, handed over slice by slice. */
+  sliced: (ns: string, intent: KernelIntent, slices: PassScope[]): Promise<SlicedResult> => agent(ns, { op: 'sliced', intent, slices }),
 };
 
 function pidAlive(pid: number): boolean {
