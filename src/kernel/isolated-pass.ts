@@ -9,8 +9,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { loadNative } from '../datapath/io/native.js';
-import type { NeighbourIntent } from './intent.js';
-import type { SlicedPass, SlicedResult } from './kernel-port.js';
+import type { NeighbourLookup, SlicedPass, SlicedResult } from './kernel-port.js';
 
 /** What a pass reports back: the planner's notes, every object that failed, the timings. */
 export interface PassOutcome {
@@ -24,7 +23,7 @@ export type PassRequest = { type: 'neighbours'; id: number; vsids: number[] } | 
 /** Main thread -> worker: the answer to a 'neighbours' request. */
 export interface PassMessage {
   id: number;
-  entries: [number, NeighbourIntent[]][];
+  entries: ReturnType<NeighbourLookup>;
 }
 
 const PASS_YOUNG_GENERATION_MB = 4;
@@ -37,7 +36,7 @@ function trimMemory(): void {
   }
 }
 
-export function reconcileInWorker(pass: SlicedPass, neighboursOf: (vsids: number[]) => [number, NeighbourIntent[]][]): Promise<PassOutcome> {
+export function reconcileInWorker(pass: SlicedPass, neighboursOf: NeighbourLookup): Promise<PassOutcome> {
   return new Promise<PassOutcome>((resolve, reject) => {
     // A small young generation: a pass's objects mostly live for a slice or for the whole
     // pass, so a large nursery only holds more garbage between scavenges (peak RSS of a pass

@@ -63,6 +63,9 @@ export interface SlicedPass {
 /** The neighbours of these VSIDs, by VSID (a VSID not in the answer has none). */
 export type NeighbourSource = (vsids: number[]) => Promise<Map<number, NeighbourIntent[]>>;
 
+/** The same answer from the main thread, which holds the desired state: entries that cross to the pass's worker. */
+export type NeighbourLookup = (vsids: number[]) => [number, NeighbourIntent[]][];
+
 /** What a sliced pass did: the plans' notes and conflicts, the steps that failed, the timings. */
 export interface SlicedResult {
   notes: string[];

@@ -6,7 +6,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { NeighbourIntent } from './intent.js';
 import { reconcileSliced } from './kernel-port.js';
 import type { SlicedPass } from './kernel-port.js';
 import { createNetlinkKernel } from './netlink-kernel.js';
@@ -27,7 +26,7 @@ lowerThisThreadsPriority();
 setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
 const port = parentPort!;
-const pending = new Map<number, (entries: [number, NeighbourIntent[]][]) => void>();
+const pending = new Map<number, (entries: PassMessage['entries']) => void>();
 let nextId = 0;
 port.on('message', (message: PassMessage) => {
   pending.get(message.id)?.(message.entries);

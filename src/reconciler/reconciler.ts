@@ -17,17 +17,14 @@ import type { NotForwardedRecord } from '../datapath/tables.js';
 import { buildTables, gatewayPasOf, offloadTables } from '../datapath/tables.js';
 import type { TableOptions } from '../datapath/tables.js';
 import type { FirewallPort } from '../firewall/iptables.js';
-import type { Backend, NeighbourIntent } from '../kernel/intent.js';
-import type { SlicedPass } from '../kernel/kernel-port.js';
+import type { Backend } from '../kernel/intent.js';
+import type { NeighbourLookup, SlicedPass } from '../kernel/kernel-port.js';
 import { sliceDomains } from '../kernel/pass-scope.js';
 import type { Change } from '../model/desired-state.js';
 import { withExternal } from '../nat/intent.js';
 import type { AllocationStore } from '../store/state-store.js';
 import type { TenantKind } from './kernel-intent.js';
 import { buildKernelIntent, kernelRecordsSignature, neighbourIntents } from './kernel-intent.js';
-
-/** The neighbours of these VSIDs in the current state, by VSID. */
-export type NeighbourLookup = (vsids: number[]) => [number, NeighbourIntent[]][];
 
 /** The kernel adapter as the reconciler uses it. */
 export interface KernelReconciler {
