@@ -56,8 +56,9 @@ export class FakeKernel implements KernelPort {
   readonly executed: KernelStep[] = [];
   /** Per observe(), the links whose neighbours and sysctls were read after it (observeLinkState). */
   readonly linkStateReads: string[][] = [];
-  /** Links the last observe() found. */
+  /** Links and neighbours the last observe() found. */
   private observedLinks = new Set<string>();
+  private observedNeighbours: KernelObserved['neighbours'] = [];
   private readonly backend: Backend;
   private readonly retry: RetryOptions;
   private readonly failures: InjectedFailure[] = [];
@@ -103,18 +104,19 @@ export class FakeKernel implements KernelPort {
     if (linkState) for (const l of copy.links) if (l.name.startsWith(OWNERSHIP.linkPrefix)) for (const k of linkSysctlKeys(l.name)) keep.add(k);
     // Like the real adapter, only the sysctls nvgw manages are observed.
     copy.sysctls = Object.fromEntries(Object.entries(copy.sysctls).filter(([k]) => keep.has(k)));
-    if (!linkState) copy.neighbours = [];
     this.observedLinks = new Set(copy.links.map((l) => l.name));
+    this.observedNeighbours = structuredClone(copy.neighbours);
+    if (!linkState) copy.neighbours = [];
     this.linkStateReads.push([]);
     return copy;
   }
 
   async observeLinkState(ifnames: readonly string[]): Promise<LinkState> {
-    const present = new Set(ifnames.filter((name) => this.observedLinks.has(name) && this.state.links.some((l) => l.name === name)));
+    const present = new Set(ifnames.filter((name) => this.observedLinks.has(name)));
     this.linkStateReads.at(-1)?.push(...present);
     const keys = new Set([...present].filter((name) => name.startsWith(OWNERSHIP.linkPrefix)).flatMap(linkSysctlKeys));
     return {
-      neighbours: structuredClone(this.state.neighbours.filter((n) => present.has(n.ifname))),
+      neighbours: structuredClone(this.observedNeighbours.filter((n) => present.has(n.ifname))),
       sysctls: Object.fromEntries(Object.entries(this.state.sysctls).filter(([k]) => keys.has(k))),
     };
   }

@@ -233,7 +233,7 @@ class NetlinkKernel implements KernelPort {
       const ifname = nameOf(n?.index);
       if (n === undefined || ifname === undefined) continue;
       if (linkState) neighbours.push({ ifname, address: n.address, mac: n.mac, permanent: n.permanent });
-      else snapshot.add(n.index, n);
+      snapshot.add(n.index, n);
     }
     this.observedNeighbours = snapshot;
     const rules: ObservedRule[] = [];

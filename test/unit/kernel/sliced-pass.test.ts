@@ -138,6 +138,23 @@ describe('reconcileSliced on the fake kernel', () => {
   });
 });
 
+describe('the fake kernel\'s link state', () => {
+  it('gives the neighbours as the last observe() found them, with or without them in the snapshot', async () => {
+    const sut = kernel('policy-routing');
+    await reconcileKernel(sut, twoDomains());
+    for (const linkState of [true, false]) {
+      const observed = await sut.observe({ linkState });
+      const before = (await sut.observe()).neighbours.filter((n) => n.ifname === 'nvgw-t5001');
+      await sut.observe({ linkState });
+      sut.state.neighbours = sut.state.neighbours.filter((n) => n.ifname !== 'nvgw-t5001');
+      assert.equal(observed.neighbours.length > 0, linkState);
+      assert.ok(before.length > 0);
+      assert.deepEqual((await sut.observeLinkState(['nvgw-t5001'])).neighbours, before);
+      await reconcileKernel(sut, twoDomains());
+    }
+  });
+});
+
 describe('NeighbourSnapshot', () => {
   it('gives back each link\'s entries as they were added, and none for a link without', () => {
     const snapshot = new NeighbourSnapshot();
