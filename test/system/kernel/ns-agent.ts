@@ -18,6 +18,7 @@ import { reconcileKernel, reconcileSliced } from '../../../src/kernel/kernel-por
 import type { PassScope } from '../../../src/kernel/pass-scope.js';
 import { createNetlinkKernel } from '../../../src/kernel/netlink-kernel.js';
 import { planKernel } from '../../../src/kernel/plan.js';
+import { withoutNeighbours } from '../../support/sliced-intent.js';
 
 export type AgentRequest =
   | { op: 'detect' }
@@ -51,11 +52,8 @@ async function main(): Promise<void> {
         break;
       }
       case 'sliced': {
-        const subnets = request.intent.domains.flatMap((d) => d.subnets);
-        const withoutNeighbours = { ...request.intent, domains: request.intent.domains.map((d) => ({ ...d, subnets: d.subnets.map((s) => ({ ...s, neighbours: [] })) })) };
-        answer = await reconcileSliced(kernel, { intent: withoutNeighbours, slices: request.slices }, (vsids) =>
-          Promise.resolve(new Map(vsids.map((vsid) => [vsid, subnets.find((s) => s.vsid === vsid)?.neighbours ?? []]))),
-        );
+        const { intent, neighboursOf } = withoutNeighbours(request.intent);
+        answer = await reconcileSliced(kernel, { intent, slices: request.slices }, neighboursOf);
         break;
       }
     }

@@ -11,6 +11,7 @@ import { NeighbourSnapshot } from '../../../src/kernel/neighbour-snapshot.js';
 import { sliceDomains } from '../../../src/kernel/pass-scope.js';
 import type { PassScope } from '../../../src/kernel/pass-scope.js';
 import { planKernel } from '../../../src/kernel/plan.js';
+import { withoutNeighbours } from '../../support/sliced-intent.js';
 import { domain, subnet, twoDomains } from './fixtures.js';
 
 /** Two domains, a third with two subnets, NAT on ext0 for the first, the third routed through rt0, a PA. */
@@ -105,35 +106,26 @@ describe('sliceDomains', () => {
 });
 
 describe('reconcileSliced on the fake kernel', () => {
-  const split = (intent: KernelIntent) => ({
-    intent: { ...intent, domains: intent.domains.map((d) => ({ ...d, subnets: d.subnets.map((s) => ({ ...s, neighbours: [] })) })) },
-    neighbours: new Map(intent.domains.flatMap((d) => d.subnets.map((s) => [s.vsid, s.neighbours] as const))),
-  });
-
   it('leaves the kernel where a whole pass has nothing to do, asking each slice\'s neighbours and reading its links only', async () => {
     const sut = kernel('policy-routing');
     const whole = gateway('policy-routing');
-    const { intent, neighbours } = split(whole);
-    const asked: number[][] = [];
+    const { intent, neighboursOf, asked } = withoutNeighbours(whole);
     const slices = everySlicing(whole)[0]!;
-    const result = await reconcileSliced(sut, { intent, slices }, async (vsids) => {
-      asked.push(vsids);
-      return new Map(vsids.map((v) => [v, neighbours.get(v) ?? []]));
-    });
+    const result = await reconcileSliced(sut, { intent, slices }, neighboursOf);
     assert.deepEqual(result.failed, []);
     assert.equal(result.phases.slices, 4);
     assert.deepEqual(asked, [[5001], [6001], [7001, 7002]]);
     assert.deepEqual(sut.linkStateReads.at(-1), [], 'an empty kernel has no links to read');
     assert.deepEqual(planKernel(whole, await sut.observe()).steps.map((s) => s.id), []);
 
-    await reconcileSliced(sut, { intent, slices }, async (vsids) => new Map(vsids.map((v) => [v, neighbours.get(v) ?? []])));
+    await reconcileSliced(sut, { intent, slices }, neighboursOf);
     assert.deepEqual(sut.linkStateReads.at(-1), ['nvgw-t5001', 'nvgw-d5001', 'nvgw-t6001', 'nvgw-d6001', 'nvgw-t7001', 'nvgw-d7001', 'nvgw-t7002', 'nvgw-d7002']);
   });
 
   it('runs a hook after each slice (where the worker collects its garbage)', async () => {
-    const { intent, neighbours } = split(gateway('vrf'));
+    const { intent, neighboursOf } = withoutNeighbours(gateway('vrf'));
     let after = 0;
-    await reconcileSliced(kernel('vrf'), { intent, slices: everySlicing(intent)[1]! }, async (vsids) => new Map(vsids.map((v) => [v, neighbours.get(v) ?? []])), () => after++);
+    await reconcileSliced(kernel('vrf'), { intent, slices: everySlicing(intent)[1]! }, neighboursOf, () => after++);
     assert.equal(after, 2);
   });
 });
