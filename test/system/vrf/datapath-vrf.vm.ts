@@ -271,6 +271,10 @@ describe('the data path on the VRF backend, with the Linux kernel\'s gretap as N
     });
 
     it('by default (per-flow FlowIDs) the kernel peer drops what the gateway sends it and answers ICMP port unreachable', async () => {
+      // The previous test left c1's entry for its gateway unresolved: while the kernel is
+      // still probing it sends no fresh ARP request, and the window below could see none
+      // (it did once: only router solicitations crossed). Start resolution afresh.
+      await lab.exec(vm('c1'), ['ip', 'neigh', 'flush', 'to', '192.168.1.1']);
       const wire = await startWireCapture(lab, k1.ns, 'eth0', 'ip proto 47 or icmp');
       const rxBefore = await k1.rxPackets(5001);
       const result = await lab.ping(vm('c1'), '192.168.1.1', { count: 2, waitSeconds: 1 });
